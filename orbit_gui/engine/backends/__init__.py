@@ -1,0 +1,1 @@
+"""Backends, one module per kind of store; imported lazily by open_backend()."""

@@ -1,0 +1,268 @@
+"""The local file system as a Backend.
+
+Blocking calls run in worker threads; a listing walks ``os.scandir`` one page
+at a time; a write goes to a hidden temporary name in the destination folder
+and is renamed into place only when complete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import mimetypes
+import os
+import secrets
+import shutil
+import stat as stat_mod
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+
+from ..backend import DEFAULT_CHUNK_SIZE, AsyncReader, Backend, read_into
+from ..errors import (
+    AlreadyExists,
+    DirectoryNotEmpty,
+    InvalidPath,
+    IsADirectory,
+    NoSpace,
+    NotADirectory,
+    NotFound,
+    OrbitError,
+    PermissionDenied,
+)
+from ..types import Entry, Features, ListOptions, WriteOptions
+
+__all__ = ["LocalBackend", "TEMP_PREFIX"]
+
+TEMP_PREFIX = ".orbit-partial-"
+"""Hidden name prefix of files being written; never shown as finished files."""
+
+_ERRNO_ERRORS: dict[int, type[OrbitError]] = {
+    errno.ENOENT: NotFound,
+    errno.EEXIST: AlreadyExists,
+    errno.ENOTDIR: NotADirectory,
+    errno.EISDIR: IsADirectory,
+    errno.ENOTEMPTY: DirectoryNotEmpty,
+    errno.EACCES: PermissionDenied,
+    errno.EPERM: PermissionDenied,
+    errno.EROFS: PermissionDenied,
+    errno.ENOSPC: NoSpace,
+    errno.EDQUOT: NoSpace,
+    errno.ENAMETOOLONG: InvalidPath,
+    errno.EILSEQ: InvalidPath,
+    errno.EINVAL: InvalidPath,
+}
+
+
+def map_os_error(exc: OSError, path: str) -> OrbitError:
+    """Translate an OSError into the engine's error tree, naming ``path``."""
+    kind = _ERRNO_ERRORS.get(exc.errno or 0, OrbitError)
+    reason = exc.strerror or str(exc)
+    return kind(f"{path}: {reason}", path=path)
+
+
+@contextmanager
+def _mapped(path: str) -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        raise map_os_error(exc, path) from exc
+
+
+def _check_path(path: str) -> str:
+    if "\x00" in path:
+        raise InvalidPath(f"the path {path!r} contains a NUL byte", path=path)
+    if not os.path.isabs(path):
+        raise InvalidPath(f"{path!r} is not an absolute path", path=path)
+    return path
+
+
+def _entry(path: str, name: str, st: os.stat_result, *, is_dir: bool) -> Entry:
+    extra = {"mode": stat_mod.filemode(st.st_mode)}
+    return Entry(
+        name=name,
+        path=path,
+        is_dir=is_dir,
+        size=None if is_dir else st.st_size,
+        mtime=st.st_mtime,
+        content_type=None if is_dir else mimetypes.guess_type(name)[0],
+        extra=extra,
+    )
+
+
+def _scan_page(entries: Iterator[os.DirEntry[str]], count: int) -> list[Entry]:
+    page: list[Entry] = []
+    for item in entries:
+        if item.name.startswith(TEMP_PREFIX):
+            continue
+        try:
+            is_dir = item.is_dir()
+            st = item.stat()
+        except FileNotFoundError:  # removed while we listed: not an entry any more
+            continue
+        except OSError:  # a dangling symlink: show it as what it is
+            is_dir, st = False, item.stat(follow_symlinks=False)
+        page.append(_entry(item.path, item.name, st, is_dir=is_dir))
+        if len(page) >= count:
+            break
+    return page
+
+
+class LocalBackend(Backend):
+    """Files on this computer, addressed by absolute paths."""
+
+    scheme = "local"
+    features = Features(ranged_read=True, set_mtime=True)
+
+    def __init__(self, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
+        super().__init__()
+        self.chunk_size = chunk_size
+
+    async def stat(self, path: str) -> Entry:
+        _check_path(path)
+        with _mapped(path):
+            st = await asyncio.to_thread(os.stat, path)
+        name = os.path.basename(path.rstrip("/")) or "/"
+        return _entry(path, name, st, is_dir=stat_mod.S_ISDIR(st.st_mode))
+
+    async def list(self, path: str, options: ListOptions = ListOptions()) -> AsyncIterator[Entry]:
+        _check_path(path)
+        folders = [path]
+        while folders:
+            folder = folders.pop()
+            with _mapped(folder):
+                scanner = await asyncio.to_thread(os.scandir, folder)
+            try:
+                while True:
+                    self.stats.list_pages += 1
+                    with _mapped(folder):
+                        page = await asyncio.to_thread(_scan_page, scanner, options.page_size)
+                    for entry in page:
+                        if not options.recursive:
+                            yield entry
+                        elif entry.is_dir:
+                            folders.append(entry.path)
+                        else:
+                            yield entry
+                    if len(page) < options.page_size:
+                        break
+            finally:
+                scanner.close()
+
+    async def read(self, path: str, offset: int = 0,
+                   length: int | None = None) -> AsyncIterator[bytes]:
+        _check_path(path)
+        if offset < 0 or (length is not None and length < 0):
+            raise ValueError("offset and length must not be negative")
+        with _mapped(path):
+            handle = await asyncio.to_thread(open, path, "rb", buffering=0)
+        try:
+            if stat_mod.S_ISDIR(os.fstat(handle.fileno()).st_mode):
+                raise IsADirectory(f"{path} is a folder, not a file", path=path)
+            remaining = length
+            position = offset
+            while remaining is None or remaining > 0:
+                want = self.chunk_size if remaining is None else min(self.chunk_size, remaining)
+                with _mapped(path):
+                    chunk = await asyncio.to_thread(os.pread, handle.fileno(), want, position)
+                if not chunk:
+                    break
+                position += len(chunk)
+                if remaining is not None:
+                    remaining -= len(chunk)
+                yield chunk
+        finally:
+            handle.close()
+
+    async def write(self, path: str, reader: AsyncReader, size_hint: int | None,
+                    options: WriteOptions = WriteOptions()) -> int:
+        _check_path(path)
+        folder, name = os.path.split(path)
+        if not name:
+            raise InvalidPath(f"{path!r} names a folder, not a file", path=path)
+        with _mapped(path):
+            if os.path.isdir(path):
+                raise IsADirectory(f"{path} is a folder", path=path)
+            if not options.overwrite and os.path.lexists(path):
+                raise AlreadyExists(f"{path} already exists", path=path)
+            await asyncio.to_thread(os.makedirs, folder, exist_ok=True)
+        temp = os.path.join(folder, f"{TEMP_PREFIX}{secrets.token_hex(8)}")
+        try:
+            written = await self._write_temp(temp, reader, path)
+            with _mapped(path):
+                if options.mtime is not None:
+                    os.utime(temp, (options.mtime, options.mtime))
+                await asyncio.to_thread(self._publish, temp, path, options.overwrite)
+        except BaseException:
+            with _mapped(temp):
+                if os.path.lexists(temp):
+                    os.unlink(temp)
+            raise
+        return written
+
+    async def _write_temp(self, temp: str, reader: AsyncReader, path: str) -> int:
+        buffer = memoryview(bytearray(self.chunk_size))
+        written = 0
+        with _mapped(path):
+            handle = await asyncio.to_thread(open, temp, "xb", buffering=0)
+        try:
+            while True:
+                got = await read_into(reader, buffer)
+                if not got:
+                    break
+                with _mapped(path):
+                    await asyncio.to_thread(_write_all, handle.fileno(), buffer[:got])
+                written += got
+                if got < len(buffer):
+                    break
+            with _mapped(path):
+                await asyncio.to_thread(os.fsync, handle.fileno())
+        finally:
+            handle.close()
+        return written
+
+    @staticmethod
+    def _publish(temp: str, path: str, overwrite: bool) -> None:
+        if overwrite:
+            os.replace(temp, path)
+            return
+        # link() fails if the name was taken meanwhile, where rename() would replace.
+        os.link(temp, path)
+        os.unlink(temp)
+
+    async def mkdir(self, path: str, parents: bool = True) -> None:
+        _check_path(path)
+        with _mapped(path):
+            if parents:
+                if os.path.lexists(path) and not os.path.isdir(path):
+                    raise AlreadyExists(f"{path} exists and is not a folder", path=path)
+                await asyncio.to_thread(os.makedirs, path, exist_ok=True)
+            else:
+                await asyncio.to_thread(os.mkdir, path)
+
+    async def delete(self, path: str, recursive: bool = False) -> None:
+        _check_path(path)
+        with _mapped(path):
+            st = await asyncio.to_thread(os.lstat, path)
+            if not stat_mod.S_ISDIR(st.st_mode):
+                await asyncio.to_thread(os.unlink, path)
+            elif recursive:
+                await asyncio.to_thread(shutil.rmtree, path)
+            else:
+                await asyncio.to_thread(os.rmdir, path)
+
+    async def rename(self, src: str, dst: str) -> None:
+        _check_path(src)
+        _check_path(dst)
+        with _mapped(src):
+            if not os.path.lexists(src):
+                raise NotFound(f"{src} does not exist", path=src)
+        with _mapped(dst):
+            if os.path.lexists(dst):
+                raise AlreadyExists(f"{dst} already exists", path=dst)
+            await asyncio.to_thread(os.rename, src, dst)
+
+
+def _write_all(fd: int, data: memoryview) -> None:
+    while data:
+        n = os.write(fd, data)
+        data = data[n:]
