@@ -137,7 +137,7 @@ class LocalFileReader:
     def __init__(self, path: str | os.PathLike[str], *, offset: int = 0,
                  buffer_size: int = DEFAULT_CHUNK_SIZE) -> None:
         try:
-            self._file = open(path, "rb", buffering=0)  # noqa: SIM115 - closed in aclose
+            self._file = open(path, "rb", buffering=0)
         except FileNotFoundError:
             raise NotFound(f"{os.fspath(path)} does not exist", path=os.fspath(path)) from None
         if offset:
@@ -224,7 +224,7 @@ class Backend(abc.ABC):
     async def rename(self, src: str, dst: str) -> None:
         """Move ``src`` to ``dst``; fails with AlreadyExists if ``dst`` exists."""
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 - a store without connections has nothing to do
         """Release connections; the backend is unusable afterwards."""
 
     async def exists(self, path: str) -> bool:

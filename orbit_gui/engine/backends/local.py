@@ -15,7 +15,7 @@ import secrets
 import shutil
 import stat as stat_mod
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 from ..backend import DEFAULT_CHUNK_SIZE, AsyncReader, Backend, read_into
 from ..errors import (
@@ -31,7 +31,7 @@ from ..errors import (
 )
 from ..types import Entry, Features, ListOptions, WriteOptions
 
-__all__ = ["LocalBackend", "TEMP_PREFIX"]
+__all__ = ["TEMP_PREFIX", "LocalBackend"]
 
 TEMP_PREFIX = ".orbit-partial-"
 """Hidden name prefix of files being written; never shown as finished files."""
@@ -180,22 +180,14 @@ class LocalBackend(Backend):
         if not name:
             raise InvalidPath(f"{path!r} names a folder, not a file", path=path)
         with _mapped(path):
-            if os.path.isdir(path):
-                raise IsADirectory(f"{path} is a folder", path=path)
-            if not options.overwrite and os.path.lexists(path):
-                raise AlreadyExists(f"{path} already exists", path=path)
-            await asyncio.to_thread(os.makedirs, folder, exist_ok=True)
+            await asyncio.to_thread(_prepare_write, path, options.overwrite)
         temp = os.path.join(folder, f"{TEMP_PREFIX}{secrets.token_hex(8)}")
         try:
             written = await self._write_temp(temp, reader, path)
             with _mapped(path):
-                if options.mtime is not None:
-                    os.utime(temp, (options.mtime, options.mtime))
-                await asyncio.to_thread(self._publish, temp, path, options.overwrite)
+                await asyncio.to_thread(_publish, temp, path, options)
         except BaseException:
-            with _mapped(temp):
-                if os.path.lexists(temp):
-                    os.unlink(temp)
+            await asyncio.to_thread(_discard, temp)
             raise
         return written
 
@@ -220,46 +212,74 @@ class LocalBackend(Backend):
             handle.close()
         return written
 
-    @staticmethod
-    def _publish(temp: str, path: str, overwrite: bool) -> None:
-        if overwrite:
-            os.replace(temp, path)
-            return
-        # link() fails if the name was taken meanwhile, where rename() would replace.
-        os.link(temp, path)
-        os.unlink(temp)
-
     async def mkdir(self, path: str, parents: bool = True) -> None:
         _check_path(path)
         with _mapped(path):
-            if parents:
-                if os.path.lexists(path) and not os.path.isdir(path):
-                    raise AlreadyExists(f"{path} exists and is not a folder", path=path)
-                await asyncio.to_thread(os.makedirs, path, exist_ok=True)
-            else:
-                await asyncio.to_thread(os.mkdir, path)
+            await asyncio.to_thread(_mkdir, path, parents)
 
     async def delete(self, path: str, recursive: bool = False) -> None:
         _check_path(path)
         with _mapped(path):
-            st = await asyncio.to_thread(os.lstat, path)
-            if not stat_mod.S_ISDIR(st.st_mode):
-                await asyncio.to_thread(os.unlink, path)
-            elif recursive:
-                await asyncio.to_thread(shutil.rmtree, path)
-            else:
-                await asyncio.to_thread(os.rmdir, path)
+            await asyncio.to_thread(_delete, path, recursive)
 
     async def rename(self, src: str, dst: str) -> None:
         _check_path(src)
         _check_path(dst)
-        with _mapped(src):
-            if not os.path.lexists(src):
-                raise NotFound(f"{src} does not exist", path=src)
-        with _mapped(dst):
-            if os.path.lexists(dst):
-                raise AlreadyExists(f"{dst} already exists", path=dst)
-            await asyncio.to_thread(os.rename, src, dst)
+        await asyncio.to_thread(_rename, src, dst)
+
+
+# Blocking helpers, each run whole in a worker thread.
+
+
+def _prepare_write(path: str, overwrite: bool) -> None:
+    if os.path.isdir(path):
+        raise IsADirectory(f"{path} is a folder", path=path)
+    if not overwrite and os.path.lexists(path):
+        raise AlreadyExists(f"{path} already exists", path=path)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+
+
+def _publish(temp: str, path: str, options: WriteOptions) -> None:
+    if options.mtime is not None:
+        os.utime(temp, (options.mtime, options.mtime))
+    if options.overwrite:
+        os.replace(temp, path)
+        return
+    # link() fails if the name was taken meanwhile, where rename() would replace.
+    os.link(temp, path)
+    os.unlink(temp)
+
+
+def _discard(temp: str) -> None:
+    with suppress(FileNotFoundError):
+        os.unlink(temp)
+
+
+def _mkdir(path: str, parents: bool) -> None:
+    if not parents:
+        os.mkdir(path)
+    elif os.path.lexists(path) and not os.path.isdir(path):
+        raise AlreadyExists(f"{path} exists and is not a folder", path=path)
+    else:
+        os.makedirs(path, exist_ok=True)
+
+
+def _delete(path: str, recursive: bool) -> None:
+    if not stat_mod.S_ISDIR(os.lstat(path).st_mode):
+        os.unlink(path)
+    elif recursive:
+        shutil.rmtree(path)
+    else:
+        os.rmdir(path)
+
+
+def _rename(src: str, dst: str) -> None:
+    if not os.path.lexists(src):
+        raise NotFound(f"{src} does not exist", path=src)
+    if os.path.lexists(dst):
+        raise AlreadyExists(f"{dst} already exists", path=dst)
+    with _mapped(src):
+        os.rename(src, dst)
 
 
 def _write_all(fd: int, data: memoryview) -> None:

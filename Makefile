@@ -1,0 +1,39 @@
+# Orbit GUI: `make run` opens the app, `make test` runs everything against real servers.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: run test lint typecheck package clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed-app: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed-app
+
+## run: set everything up and open the app on the local file system
+run: $(VENV)/.installed-app
+	scripts/system-deps.sh run
+	$(PY) -m orbit_gui $(ARGS)
+
+## test: install what the tests need, start the real servers, run lint, types and the suite
+test: $(VENV)/.installed-test
+	scripts/system-deps.sh test
+	$(MAKE) --no-print-directory lint typecheck
+	scripts/test-session.sh $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-test
+	$(VENV)/bin/ruff check orbit_gui tests bench packaging
+
+typecheck: $(VENV)/.installed-test
+	$(VENV)/bin/mypy orbit_gui/engine
+
+clean:
+	rm -rf build dist .mypy_cache .ruff_cache .pytest_cache

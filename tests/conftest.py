@@ -1,0 +1,69 @@
+"""Fixtures every test shares: the Qt event loop for async GUI tests, and a log
+guard that fails a test on any warning it did not announce."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+pytest_plugins = ["tests.servers.fixtures"]
+
+
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Any]:
+    """Async tests marked ``qt`` run on a qasync loop; the rest on plain asyncio."""
+    if item.get_closest_marker("qt") is None:
+        return {"asyncio": asyncio.new_event_loop}
+
+    def qt_loop() -> Any:
+        import qasync
+        from PySide6.QtWidgets import QApplication
+
+        app = QApplication.instance() or QApplication([])
+        return qasync.QEventLoop(app)
+
+    return {"qt": qt_loop}
+
+
+class LogGuard(logging.Handler):
+    """Collects WARNING and worse records; the test fails on any not expected."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+        self.expected: list[re.Pattern[str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def unexpected(self) -> list[str]:
+        messages = [r.getMessage() for r in self.records]
+        return [m for m in messages if not any(p.search(m) for p in self.expected)]
+
+
+@pytest.fixture(autouse=True)
+def log_guard() -> Iterator[LogGuard]:
+    guard = LogGuard()
+    root = logging.getLogger()
+    root.addHandler(guard)
+    try:
+        yield guard
+    finally:
+        root.removeHandler(guard)
+    bad = guard.unexpected()
+    if bad:
+        pytest.fail("unexpected warnings were logged:\n" + "\n".join(bad), pytrace=False)
+
+
+@pytest.fixture
+def expect_log(log_guard: LogGuard) -> Callable[[str], None]:
+    """Call with a regular expression for each warning the test provokes on purpose."""
+
+    def expect(pattern: str) -> None:
+        log_guard.expected.append(re.compile(pattern))
+
+    return expect
