@@ -203,8 +203,14 @@ class Backend(abc.ABC):
         """Stream the entries of a folder; a page is fetched only when needed."""
 
     @abc.abstractmethod
-    def read(self, path: str, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
-        """Stream a file's bytes from ``offset``; nothing past the end."""
+    def read(self, path: str, offset: int = 0, length: int | None = None, *,
+             if_match: str | None = None) -> AsyncIterator[bytes]:
+        """Stream a file's bytes from ``offset``; nothing past the end.
+
+        With ``if_match`` (an ``Entry.etag`` seen earlier) the read fails with
+        SourceChanged when the file is no longer that version, so a resumed or
+        windowed download never splices two different files.
+        """
 
     @abc.abstractmethod
     async def write(self, path: str, reader: AsyncReader, size_hint: int | None,

@@ -26,6 +26,7 @@ __all__ = [
     "OrbitError",
     "PermissionDenied",
     "ServerError",
+    "SourceChanged",
     "Throttled",
     "Timeout",
     "Unsupported",
@@ -138,6 +139,11 @@ class IntegrityError(OrbitError):
     """Data arrived damaged or incomplete (checksum or length mismatch)."""
 
     retriable = True
+
+
+class SourceChanged(OrbitError):
+    """The file changed since a transfer began (another ETag or version); resuming
+    would splice two different files, so the transfer must start over."""
 
 
 class Cancelled(OrbitError):

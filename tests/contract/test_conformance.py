@@ -16,6 +16,7 @@ from orbit_gui.engine import (
     IteratorReader,
     ListOptions,
     NotFound,
+    SourceChanged,
     WriteOptions,
 )
 
@@ -194,6 +195,20 @@ async def test_ranged_reads(
     data = pattern_bytes(100_000)
     path = await put(target, "ranged.bin", data)
     assert await get(target, path, offset, length) == data[expected]
+
+
+async def test_read_if_match_refuses_a_changed_file(target: Target) -> None:
+    path = await put(target, "versioned.bin", b"first version")
+    tag = (await target.backend.stat(path)).etag
+    assert tag, "files must carry a version tag (ETag) so resumes can detect changes"
+    assert await get_if_match(target, path, tag) == b"first version"
+    await put(target, "versioned.bin", b"second version, longer")
+    with pytest.raises(SourceChanged):
+        await get_if_match(target, path, tag)
+
+
+async def get_if_match(target: Target, path: str, tag: str) -> bytes:
+    return b"".join([c async for c in target.backend.read(path, 6, None, if_match=tag)])
 
 
 async def test_overwrite_replaces_by_default(target: Target) -> None:

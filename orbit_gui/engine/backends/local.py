@@ -28,6 +28,7 @@ from ..errors import (
     NotFound,
     OrbitError,
     PermissionDenied,
+    SourceChanged,
 )
 from ..types import Entry, Features, ListOptions, WriteOptions
 
@@ -76,6 +77,11 @@ def _check_path(path: str) -> str:
     return path
 
 
+def version_tag(st: os.stat_result) -> str:
+    """A local file's stand-in for an ETag: changes whenever it is rewritten."""
+    return f"{st.st_mtime_ns:x}-{st.st_size:x}-{st.st_ino:x}"
+
+
 def _entry(path: str, name: str, st: os.stat_result, *, is_dir: bool) -> Entry:
     extra = {"mode": stat_mod.filemode(st.st_mode)}
     return Entry(
@@ -84,6 +90,7 @@ def _entry(path: str, name: str, st: os.stat_result, *, is_dir: bool) -> Entry:
         is_dir=is_dir,
         size=None if is_dir else st.st_size,
         mtime=st.st_mtime,
+        etag=None if is_dir else version_tag(st),
         content_type=None if is_dir else mimetypes.guess_type(name)[0],
         extra=extra,
     )
@@ -148,16 +155,21 @@ class LocalBackend(Backend):
             finally:
                 scanner.close()
 
-    async def read(self, path: str, offset: int = 0,
-                   length: int | None = None) -> AsyncIterator[bytes]:
+    async def read(self, path: str, offset: int = 0, length: int | None = None, *,
+                   if_match: str | None = None) -> AsyncIterator[bytes]:
         _check_path(path)
         if offset < 0 or (length is not None and length < 0):
             raise ValueError("offset and length must not be negative")
         with _mapped(path):
             handle = await asyncio.to_thread(open, path, "rb", buffering=0)
         try:
-            if stat_mod.S_ISDIR(os.fstat(handle.fileno()).st_mode):
+            st = os.fstat(handle.fileno())
+            if stat_mod.S_ISDIR(st.st_mode):
                 raise IsADirectory(f"{path} is a folder, not a file", path=path)
+            if if_match is not None and version_tag(st) != if_match:
+                raise SourceChanged(
+                    f"{path} changed since the transfer began; it must start over", path=path
+                )
             remaining = length
             position = offset
             while remaining is None or remaining > 0:
