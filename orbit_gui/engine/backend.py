@@ -180,7 +180,8 @@ class Backend(abc.ABC):
     """
 
     scheme: ClassVar[str]
-    features: ClassVar[Features] = Features()
+    features: Features = Features()
+    """Class default; a backend may refine it per connection (what this server supports)."""
 
     def __init__(self) -> None:
         self.stats = BackendStats()
