@@ -35,5 +35,10 @@ lint: $(VENV)/.installed-test
 typecheck: $(VENV)/.installed-test
 	$(VENV)/bin/mypy orbit_gui/engine
 
+## package: build a one-folder app with PyInstaller (dist/orbit-gui/) and smoke-test it
+package: $(VENV)/.installed-app
+	scripts/system-deps.sh run
+	packaging/build.sh
+
 clean:
 	rm -rf build dist .mypy_cache .ruff_cache .pytest_cache
