@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run test lint typecheck package clean
+.PHONY: run test lint typecheck package bench-s3 clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ typecheck: $(VENV)/.installed-test
 package: $(VENV)/.installed-app
 	scripts/system-deps.sh run
 	packaging/build.sh
+
+## bench-s3: orbit vs the aws CLI vs rclone against one `rclone serve s3` (ARGS="--size 256MiB")
+bench-s3: $(VENV)/.installed-test
+	$(PY) -m bench.bench_s3 $(ARGS)
 
 clean:
 	rm -rf build dist .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""Benchmarks: our engine against established clients, on real servers on loopback."""
