@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 
 BACKEND_KINDS: Mapping[str, str] = {
     "local": "orbit_gui.engine.backends.local:LocalBackend",
+    "s3": "orbit_gui.engine.backends.s3:S3Backend",
+    "smb": "orbit_gui.engine.backends.smb:SmbBackend",
+    "sftp": "orbit_gui.engine.backends.sftp:SftpBackend",
 }
 """Profile kind -> "module:class" of its backend, imported on first use."""
 
