@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
 
-from orbit_gui.engine import BytesReader, NoSpace, WriteOptions
+from orbit_gui.engine import BytesReader, ListOptions, NoSpace, WriteOptions
 from orbit_gui.engine.backends.local import TEMP_PREFIX, LocalBackend
 from tests.contract.streams import PatternReader
 
@@ -60,3 +62,23 @@ async def test_relative_paths_are_refused(tmp_path: Path) -> None:
 
     with pytest.raises(InvalidPath):
         await LocalBackend().stat("relative/path")
+
+
+async def test_cancelling_a_listing_mid_page_is_safe(tmp_path: Path) -> None:
+    """Closing the scandir iterator while a worker thread reads it would read freed
+    memory; cancel listings at every point of a page read to prove it waits."""
+    for i in range(3000):
+        (tmp_path / f"f{i:05d}").touch()
+    backend = LocalBackend()
+
+    async def consume() -> int:
+        return len([e async for e in backend.list(str(tmp_path), ListOptions(page_size=500))])
+
+    for spins in range(40):
+        task = asyncio.create_task(consume())
+        for _ in range(spins):
+            await asyncio.sleep(0)
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+    assert await consume() == 3000

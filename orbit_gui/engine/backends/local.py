@@ -14,6 +14,7 @@ import os
 import secrets
 import shutil
 import stat as stat_mod
+import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager, suppress
 
@@ -114,6 +115,36 @@ def _scan_page(entries: Iterator[os.DirEntry[str]], count: int) -> list[Entry]:
     return page
 
 
+class _Scanner:
+    """An ``os.scandir`` iterator read page by page in worker threads.
+
+    A listing cancelled while a page is being read must not close the iterator
+    under the worker thread's feet (the C iterator would read freed memory), so
+    closing waits for the page in flight, in a thread of its own if need be.
+    """
+
+    def __init__(self, entries: Iterator[os.DirEntry[str]]) -> None:
+        self._entries = entries
+        self._lock = threading.Lock()
+
+    def page(self, count: int) -> list[Entry]:
+        with self._lock:
+            return _scan_page(self._entries, count)
+
+    def _close(self) -> None:
+        with self._lock:
+            close = getattr(self._entries, "close", None)
+            if close is not None:
+                close()
+
+    def close_soon(self) -> None:
+        if self._lock.acquire(blocking=False):
+            self._lock.release()
+            self._close()
+        else:
+            threading.Thread(target=self._close, name="scandir-close", daemon=True).start()
+
+
 class LocalBackend(Backend):
     """Files on this computer, addressed by absolute paths."""
 
@@ -137,12 +168,12 @@ class LocalBackend(Backend):
         while folders:
             folder = folders.pop()
             with _mapped(folder):
-                scanner = await asyncio.to_thread(os.scandir, folder)
+                scanner = _Scanner(await asyncio.to_thread(os.scandir, folder))
             try:
                 while True:
                     self.stats.list_pages += 1
                     with _mapped(folder):
-                        page = await asyncio.to_thread(_scan_page, scanner, options.page_size)
+                        page = await asyncio.to_thread(scanner.page, options.page_size)
                     for entry in page:
                         if not options.recursive:
                             yield entry
@@ -153,7 +184,7 @@ class LocalBackend(Backend):
                     if len(page) < options.page_size:
                         break
             finally:
-                scanner.close()
+                scanner.close_soon()
 
     async def read(self, path: str, offset: int = 0, length: int | None = None, *,
                    if_match: str | None = None) -> AsyncIterator[bytes]:

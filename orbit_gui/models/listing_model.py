@@ -1,0 +1,437 @@
+"""A flat table of one folder, filled from ``Backend.list()`` while it streams.
+
+Entries are buffered by a consumer task and inserted in batches at most
+``batch_interval_ms`` apart, appended at the end; the rows are put in sort
+order whenever the stream comes to rest (finished, or paused for more). The
+consumer stops pulling once ``fetch_size`` entries beyond the last
+``fetchMore()`` have arrived, so a huge folder costs pages only as the user
+scrolls. Sorting and filtering happen here, never in a dynamic proxy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QDateTime,
+    QLocale,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    QTimer,
+    Signal,
+)
+
+from ..engine import Backend, Entry, NotADirectory, NotFound, OrbitError, PermissionDenied
+from .file_kinds import FileKinds
+from .formatting import exact_bytes, human_size, iso_time
+from .sorting import natural_key, sort_entries
+
+__all__ = [
+    "ENTRY_ROLE",
+    "SORT_ROLE",
+    "Column",
+    "ListingModel",
+    "ListingState",
+    "listing_error_sentence",
+]
+
+ENTRY_ROLE = Qt.ItemDataRole.UserRole + 1
+"""data() role returning the row's :class:`~orbit_gui.engine.Entry`."""
+SORT_ROLE = Qt.ItemDataRole.UserRole + 2
+"""data() role returning the value a column sorts by (bytes, seconds, ...)."""
+
+AnyIndex = QModelIndex | QPersistentModelIndex
+_ROOT = QModelIndex()
+
+
+class Column(enum.IntEnum):
+    NAME = 0
+    SIZE = 1
+    MODIFIED = 2
+    KIND = 3
+
+
+_HEADERS = {Column.NAME: "Name", Column.SIZE: "Size", Column.MODIFIED: "Modified",
+            Column.KIND: "Kind"}
+
+
+class ListingState(enum.Enum):
+    IDLE = "idle"
+    """No folder set yet."""
+    LISTING = "listing"
+    """Entries are arriving."""
+    PAUSED = "paused"
+    """Stopped pulling at the fetch threshold; fetchMore() resumes."""
+    DONE = "done"
+    FAILED = "failed"
+
+
+def listing_error_sentence(path: str, error: BaseException) -> str:
+    """What to tell the user when listing ``path`` failed."""
+    if isinstance(error, NotFound):
+        return f"{path} does not exist."
+    if isinstance(error, NotADirectory):
+        return f"{path} is not a folder."
+    if isinstance(error, PermissionDenied):
+        return f"You are not allowed to open {path}."
+    if isinstance(error, OrbitError):
+        hint = " Try again in a moment." if error.retriable else ""
+        return f"Could not list {path}: {error}.{hint}"
+    return f"Could not list {path} because of an internal error ({type(error).__name__})."
+
+
+class _Listing:
+    """One run of ``Backend.list()``.
+
+    Each run buffers into its own object, so rows from a cancelled run can
+    never reach the model even if its task wakes once more.
+    """
+
+    def __init__(self, path: str, limit: int) -> None:
+        self.path = path
+        self.limit = limit
+        self.received = 0
+        self.pending: list[Entry] = []
+        self.paused = False
+        self.wake = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+
+class ListingModel(QAbstractTableModel):
+    """The entries of one folder of one backend, sorted and filtered."""
+
+    listing_started = Signal(str)
+    """A listing of the path began (set_path or refresh)."""
+    listing_finished = Signal(str)
+    """Every entry of the path has been listed."""
+    listing_failed = Signal(str, str)
+    """The path, and a sentence for the user saying what went wrong."""
+    state_changed = Signal()
+    count_changed = Signal(int)
+    """Entries received so far, before the filter; rowCount() is what passes it."""
+
+    def __init__(self, backend: Backend, parent: QObject | None = None, *,
+                 batch_interval_ms: int = 100, fetch_size: int = 5000) -> None:
+        super().__init__(parent)
+        self._backend = backend
+        self._fetch_size = fetch_size
+        self._kinds = FileKinds()
+        self._locale = QLocale()
+        # The C locale's short form ("25 11 2026 04:42") reads badly: use ISO order there.
+        self._date_format: str | QLocale.FormatType = (
+            "yyyy-MM-dd HH:mm" if self._locale.language() == QLocale.Language.C
+            else QLocale.FormatType.ShortFormat)
+        self._path: str | None = None
+        self._listing: _Listing | None = None
+        self._state = ListingState.IDLE
+        self._error = ""
+        self._entries: list[Entry] = []
+        self._rows: list[Entry] = []
+        self._name_keys: dict[str, str] = {}
+        """natural_key() of every name listed, computed as batches arrive."""
+        self._filter = ""
+        self._sort_column = Column.NAME
+        self._sort_order = Qt.SortOrder.AscendingOrder
+        self._entries_order: tuple[Column, Qt.SortOrder] | None = None
+        """The order self._entries is in; None after unsorted appends."""
+        self._timer = QTimer(self)
+        self._timer.setInterval(batch_interval_ms)
+        self._timer.timeout.connect(self._flush)
+
+    # -- public API --------------------------------------------------------
+
+    @property
+    def path(self) -> str | None:
+        return self._path
+
+    @property
+    def state(self) -> ListingState:
+        return self._state
+
+    @property
+    def error(self) -> str:
+        """The sentence of the last failure ("" unless the state is FAILED)."""
+        return self._error
+
+    @property
+    def loaded_count(self) -> int:
+        """Entries received so far, whether or not they pass the filter."""
+        return len(self._entries)
+
+    def set_path(self, path: str) -> None:
+        """Show ``path``: the listing in flight is cancelled and its rows dropped."""
+        self._cancel()
+        self.beginResetModel()
+        self._entries = []
+        self._rows = []
+        self._name_keys = {}
+        self._entries_order = (self._sort_column, self._sort_order)
+        self._error = ""
+        self._path = path
+        listing = self._listing = _Listing(path, self._fetch_size)
+        self.endResetModel()
+        listing.task = asyncio.get_running_loop().create_task(self._consume(listing))
+        listing.task.add_done_callback(lambda task: self._on_done(listing, task))
+        self._timer.start()
+        self._set_state(ListingState.LISTING)
+        self.listing_started.emit(path)
+        self.count_changed.emit(0)
+
+    def refresh(self) -> None:
+        """List the current folder again."""
+        if self._path is not None:
+            self.set_path(self._path)
+
+    def set_filter(self, text: str) -> None:
+        """Show only entries whose name contains ``text``, ignoring case."""
+        text = text.casefold()
+        if text == self._filter:
+            return
+        self.beginResetModel()
+        self._filter = text
+        self._rows = self._matching(self._entries)
+        self.endResetModel()
+        self.count_changed.emit(len(self._entries))
+
+    def entry(self, index: AnyIndex) -> Entry:
+        return self._rows[index.row()]
+
+    async def aclose(self) -> None:
+        """Stop listing and wait until the backend's iterator is closed."""
+        task = self._listing.task if self._listing is not None else None
+        self._cancel()
+        if task is not None:
+            await asyncio.gather(task, return_exceptions=True)
+
+    # -- Qt model interface --------------------------------------------------
+
+    def rowCount(self, parent: AnyIndex = _ROOT) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: AnyIndex = _ROOT) -> int:
+        return 0 if parent.isValid() else len(Column)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(Column):
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return _HEADERS[Column(section)]
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return self._alignment(Column(section))
+        return None
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or index.row() >= len(self._rows):
+            return None
+        entry = self._rows[index.row()]
+        column = Column(index.column())
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(entry, column)
+        if role == Qt.ItemDataRole.DecorationRole and column == Column.NAME:
+            return self._kinds.icon(entry)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(entry)
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return self._alignment(column)
+        if role == ENTRY_ROLE:
+            return entry
+        if role == SORT_ROLE:
+            return self._sort_key(column)(entry)
+        return None
+
+    def flags(self, index: AnyIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return (Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+                | Qt.ItemFlag.ItemNeverHasChildren)
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        if not 0 <= column < len(Column):
+            return
+        self._sort_column = Column(column)
+        self._sort_order = order
+        self._reorder()
+
+    def canFetchMore(self, parent: AnyIndex) -> bool:
+        return not parent.isValid() and self._state == ListingState.PAUSED
+
+    def fetchMore(self, parent: AnyIndex) -> None:
+        """Let the paused listing pull another ``fetch_size`` entries.
+
+        Rows arrive with the next batches, not before this returns.
+        """
+        listing = self._listing
+        if parent.isValid() or listing is None or self._state != ListingState.PAUSED:
+            return
+        listing.limit = listing.received + self._fetch_size
+        listing.wake.set()
+        self._timer.start()
+        self._set_state(ListingState.LISTING)
+
+    # -- streaming -------------------------------------------------------------
+
+    async def _consume(self, listing: _Listing) -> None:
+        entries = self._backend.list(listing.path)
+        try:
+            async for entry in entries:
+                listing.pending.append(entry)
+                listing.received += 1
+                while listing.received >= listing.limit:
+                    listing.paused = True
+                    listing.wake.clear()
+                    await listing.wake.wait()
+                listing.paused = False
+        finally:
+            # Leaving `async for` early does not close the generator: do it,
+            # so the backend fetches nothing more.
+            aclose: Callable[[], Any] | None = getattr(entries, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    def _on_done(self, listing: _Listing, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or listing is not self._listing:
+            return
+        error = task.exception()
+        if error is not None and not isinstance(error, OrbitError):
+            # A bug rather than a store's refusal: the app's handler logs and shows it.
+            task.get_loop().call_exception_handler({
+                "message": f"Listing {listing.path} failed", "exception": error, "task": task,
+            })
+        self._flush()
+
+    def _flush(self) -> None:
+        """Insert the buffered entries; settle the state when the stream rests."""
+        listing = self._listing
+        if listing is None:
+            return
+        batch, listing.pending = listing.pending, []
+        if batch:
+            self._append(batch)
+        task = listing.task
+        if task is not None and task.done():
+            error = None if task.cancelled() else task.exception()
+            if error is None:
+                self._rest(ListingState.DONE)
+                self.listing_finished.emit(listing.path)
+            else:
+                self._error = listing_error_sentence(listing.path, error)
+                self._rest(ListingState.FAILED)
+                self.listing_failed.emit(listing.path, self._error)
+        elif listing.paused and not listing.pending:
+            self._rest(ListingState.PAUSED)
+        if batch:
+            self.count_changed.emit(len(self._entries))
+
+    def _rest(self, state: ListingState) -> None:
+        """The stream stopped: sort the rows, then announce ``state``.
+
+        The state is set before the layout change, because a view answers a
+        layout change by asking canFetchMore() again: a user who waits at the
+        bottom of a paused listing gets the next rows without scrolling again.
+        """
+        self._timer.stop()
+        changed = state != self._state
+        self._state = state
+        self._reorder()
+        if changed:
+            self.state_changed.emit()
+
+    def _append(self, batch: list[Entry]) -> None:
+        self._entries.extend(batch)
+        self._entries_order = None
+        keys = self._name_keys
+        for entry in batch:
+            if entry.name not in keys:
+                keys[entry.name] = natural_key(entry.name)
+        visible = self._matching(batch)
+        if visible:
+            first = len(self._rows)
+            self.beginInsertRows(_ROOT, first, first + len(visible) - 1)
+            self._rows.extend(visible)
+            self.endInsertRows()
+
+    def _cancel(self) -> None:
+        listing, self._listing = self._listing, None
+        self._timer.stop()
+        if listing is not None and listing.task is not None:
+            listing.task.cancel()
+
+    def _set_state(self, state: ListingState) -> None:
+        if state != self._state:
+            self._state = state
+            self.state_changed.emit()
+
+    # -- sorting, filtering, display ------------------------------------------
+
+    def _matching(self, entries: Sequence[Entry]) -> list[Entry]:
+        if not self._filter:
+            return list(entries)
+        return [e for e in entries if self._filter in e.name.casefold()]
+
+    def _reorder(self) -> None:
+        """Sort the entries now, keeping selections and the current row."""
+        order = (self._sort_column, self._sort_order)
+        if self._entries_order == order:
+            return
+        if not self._entries:
+            self._entries_order = order
+            return
+        self.layoutAboutToBeChanged.emit()
+        old = self.persistentIndexList()
+        moved = [self._rows[i.row()] for i in old]
+        key = None if self._sort_column == Column.NAME else self._sort_key(self._sort_column)
+        descending = self._sort_order == Qt.SortOrder.DescendingOrder
+        self._entries = sort_entries(self._entries, key, descending=descending,
+                                     name_key=self._name_keys.__getitem__)
+        self._rows = self._matching(self._entries)
+        self._entries_order = order
+        rows = {id(entry): row for row, entry in enumerate(self._rows)}
+        self.changePersistentIndexList(
+            old, [self.index(rows[id(e)], i.column()) for e, i in zip(moved, old, strict=True)])
+        self.layoutChanged.emit()
+
+    def _sort_key(self, column: Column) -> Callable[[Entry], Any]:
+        if column == Column.SIZE:
+            return lambda e: -1 if e.size is None else e.size
+        if column == Column.MODIFIED:
+            return lambda e: 0.0 if e.mtime is None else e.mtime
+        if column == Column.KIND:
+            return lambda e: self._kinds.kind(e).casefold()
+        return lambda e: e.name.casefold()
+
+    def _display(self, entry: Entry, column: Column) -> str:
+        if column == Column.NAME:
+            return entry.name
+        if column == Column.SIZE:
+            if entry.is_dir:
+                return "—"
+            return "" if entry.size is None else human_size(entry.size)
+        if column == Column.MODIFIED:
+            if entry.mtime is None:
+                return ""
+            when = QDateTime.fromMSecsSinceEpoch(round(entry.mtime * 1000))
+            return self._locale.toString(when, self._date_format)
+        return self._kinds.kind(entry)
+
+    def _tooltip(self, entry: Entry) -> str:
+        lines = [entry.path, self._kinds.kind(entry)]
+        if entry.size is not None:
+            lines.append(f"Size: {exact_bytes(entry.size)}")
+        if entry.mtime is not None:
+            lines.append(f"Modified: {iso_time(entry.mtime)}")
+        if entry.etag:
+            lines.append(f"ETag: {entry.etag}")
+        return "\n".join(lines)
+
+    @staticmethod
+    def _alignment(column: Column) -> Qt.AlignmentFlag:
+        horizontal = Qt.AlignmentFlag.AlignRight if column == Column.SIZE \
+            else Qt.AlignmentFlag.AlignLeft
+        return horizontal | Qt.AlignmentFlag.AlignVCenter

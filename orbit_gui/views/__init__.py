@@ -1,0 +1,1 @@
+"""Widgets and windows: they render models and forward the user's intent."""
