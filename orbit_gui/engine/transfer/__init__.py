@@ -1,0 +1,87 @@
+"""Transfers: how bytes move between backends (windowed downloads, sinks, checkpoints)."""
+
+from .bandwidth import BandwidthLimiter, TokenBucket, parse_rate
+from .conflicts import Conflict, ConflictAnswer, ConflictGate, ConflictPolicy, ConflictResolver
+from .journal import AsyncJournal, FileRecord, Journal, TransferRecord
+from .progress import (
+    Direction,
+    FileFailure,
+    PartProgress,
+    PartState,
+    ProgressHub,
+    Subscription,
+    TransferEvent,
+    TransferRemoved,
+    TransferSnapshot,
+    TransferState,
+)
+from .queue import BackendOpener, Transfer, TransferQueue
+from .request import Endpoint, FileItem, TransferOptions, TransferRequest, resolve_destination
+from .scheduler import Scheduler
+from .sink import DigestSink, Hasher, LocalFileSink, RangeSink
+from .window import (
+    DEFAULT_SLOT_SIZE,
+    DEFAULT_WINDOW,
+    CheckpointCallback,
+    EventCallback,
+    RangeState,
+    SlotEvent,
+    WindowDownload,
+    WindowOptions,
+    WindowResult,
+    check_source,
+    download_to_file,
+    plain_md5,
+)
+from .window_state import WindowState
+
+__all__ = [
+    "DEFAULT_SLOT_SIZE",
+    "DEFAULT_WINDOW",
+    "AsyncJournal",
+    "BackendOpener",
+    "BandwidthLimiter",
+    "CheckpointCallback",
+    "Conflict",
+    "ConflictAnswer",
+    "ConflictGate",
+    "ConflictPolicy",
+    "ConflictResolver",
+    "DigestSink",
+    "Direction",
+    "Endpoint",
+    "EventCallback",
+    "FileFailure",
+    "FileItem",
+    "FileRecord",
+    "Hasher",
+    "Journal",
+    "LocalFileSink",
+    "PartProgress",
+    "PartState",
+    "ProgressHub",
+    "RangeSink",
+    "RangeState",
+    "Scheduler",
+    "SlotEvent",
+    "Subscription",
+    "TokenBucket",
+    "Transfer",
+    "TransferEvent",
+    "TransferOptions",
+    "TransferQueue",
+    "TransferRecord",
+    "TransferRemoved",
+    "TransferRequest",
+    "TransferSnapshot",
+    "TransferState",
+    "WindowDownload",
+    "WindowOptions",
+    "WindowResult",
+    "WindowState",
+    "check_source",
+    "download_to_file",
+    "parse_rate",
+    "plain_md5",
+    "resolve_destination",
+]

@@ -1,0 +1,153 @@
+"""File slots: how many files move at once, overall and per connection.
+
+One arbiter hands out slots. A waiter names the connections it will use
+(source and destination backends); it gets a slot when the global limit and
+each of its connections' limits have room. Waiters are served in queue order
+(:attr:`SlotOwner.order`: priority, then position), but one blocked only by a
+busy connection does not hold up a later one that uses other connections.
+Limits can change at any time; raising one serves waiters at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import Counter
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+__all__ = ["DEFAULT_CONCURRENCY", "Scheduler", "Slot", "SlotOwner"]
+
+DEFAULT_CONCURRENCY = 3
+
+
+class SlotOwner(Protocol):
+    @property
+    def order(self) -> tuple[int, int]:
+        """Sort key: lower goes first (e.g. ``(-priority, position)``)."""
+        ...
+
+
+@dataclass(eq=False)
+class _Waiter:
+    owner: SlotOwner
+    keys: tuple[Hashable, ...]
+    future: asyncio.Future[None]
+    seq: int
+
+
+@dataclass(eq=False)
+class Slot:
+    """A granted place; give it back with :meth:`release` (idempotent) or ``async with``."""
+
+    scheduler: Scheduler
+    keys: tuple[Hashable, ...]
+    released: bool = field(default=False)
+
+    def release(self) -> None:
+        if not self.released:
+            self.released = True
+            self.scheduler._release(self.keys)
+
+    async def __aenter__(self) -> Slot:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.release()
+
+
+class Scheduler:
+    def __init__(self, limit: int = DEFAULT_CONCURRENCY,
+                 per_connection: int | None = None) -> None:
+        self._check(limit)
+        if per_connection is not None:
+            self._check(per_connection)
+        self._limit = limit
+        self._per_connection = per_connection
+        self._active = 0
+        self._by_key: Counter[Hashable] = Counter()
+        self._waiters: list[_Waiter] = []
+        self._seq = itertools.count()
+
+    @staticmethod
+    def _check(limit: int) -> None:
+        if limit < 1:
+            raise ValueError("a concurrency limit must be at least 1")
+
+    @property
+    def limit(self) -> int:
+        return self._limit
+
+    @property
+    def per_connection(self) -> int | None:
+        return self._per_connection
+
+    @property
+    def active(self) -> int:
+        return self._active
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiters)
+
+    def set_limit(self, limit: int) -> None:
+        """Change how many files move at once; running ones are never interrupted."""
+        self._check(limit)
+        self._limit = limit
+        self._grant()
+
+    def set_per_connection(self, limit: int | None) -> None:
+        if limit is not None:
+            self._check(limit)
+        self._per_connection = limit
+        self._grant()
+
+    async def acquire(self, owner: SlotOwner, keys: tuple[Hashable, ...] = ()) -> Slot:
+        """Wait for a slot for ``owner`` using connections ``keys``."""
+        keys = tuple(dict.fromkeys(keys))
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiter = _Waiter(owner, keys, future, next(self._seq))
+        self._waiters.append(waiter)
+        self._grant()
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self._release(keys)  # granted in the same instant we were cancelled
+            elif waiter in self._waiters:
+                self._waiters.remove(waiter)
+            raise
+        return Slot(self, keys)
+
+    def reorder(self) -> None:
+        """Owners' order changed: serve waiters by the new order."""
+        self._grant()
+
+    def _fits(self, keys: tuple[Hashable, ...]) -> bool:
+        if self._active >= self._limit:
+            return False
+        limit = self._per_connection
+        return limit is None or all(self._by_key[key] < limit for key in keys)
+
+    def _grant(self) -> None:
+        if not self._waiters or self._active >= self._limit:
+            return
+        self._waiters = [w for w in self._waiters if not w.future.done()]
+        for waiter in sorted(self._waiters, key=lambda w: (w.owner.order, w.seq)):
+            if self._active >= self._limit:
+                break
+            if not self._fits(waiter.keys):
+                continue
+            self._waiters.remove(waiter)
+            self._active += 1
+            self._by_key.update(waiter.keys)
+            waiter.future.set_result(None)
+
+    def _release(self, keys: tuple[Hashable, ...]) -> None:
+        self._active -= 1
+        self._by_key.subtract(keys)
+        for key in keys:
+            if self._by_key[key] <= 0:
+                del self._by_key[key]
+        self._grant()
