@@ -24,9 +24,9 @@ from dataclasses import dataclass, replace
 from typing import Any, TextIO
 
 from .backend import Backend
-from .backends.local import LocalBackend
+from .connections import ConnectionPool, HostKeyTrust
 from .errors import HostKeyChanged, HostKeyUnknown, InvalidPath, NotFound, OrbitError
-from .profiles import BACKEND_KINDS, Profile, ProfileStore, SecretStore, open_backend
+from .profiles import BACKEND_KINDS, Profile, ProfileStore, SecretStore
 from .transfer.bandwidth import parse_rate
 from .transfer.conflicts import Conflict, ConflictAnswer, ConflictPolicy
 from .transfer.journal import AsyncJournal, TransferRecord
@@ -125,45 +125,27 @@ def _clean(path: str) -> str:
     return "/" + "/".join(parts)
 
 
-class Connections:
-    """Backends by profile name (None: this computer), opened once, closed together."""
+class Connections(ConnectionPool):
+    """The pool with the CLI's answers: a host key is trusted only when the command
+    says ``--accept-new-host-key``; a changed key is refused with its fingerprint."""
 
     def __init__(self, store: ProfileStore, *, accept_new_host_key: bool = False) -> None:
-        self.store = store
+        super().__init__(store, host_key_prompt=self._host_key)
         self.accept_new_host_key = accept_new_host_key
-        self._open: dict[str | None, Backend] = {}
+
+    async def _host_key(self, profile: Profile, exc: HostKeyUnknown) -> HostKeyTrust:
+        if not self.accept_new_host_key or getattr(exc, "public_key", None) is None:
+            raise OrbitError(
+                f"the host key of {exc.host} is not known: its fingerprint is "
+                f"{exc.fingerprint}. If that is right, run the command again with "
+                "--accept-new-host-key", host=exc.host) from None
+        print(f"orbit: recorded the host key of {exc.host} ({exc.fingerprint})",
+              file=sys.stderr)
+        return HostKeyTrust.ALWAYS
 
     async def get(self, ref: str | None) -> Backend:
-        if ref in self._open:
-            return self._open[ref]
-        if ref is None:
-            backend: Backend = LocalBackend()
-        else:
-            profile = self.store.get(ref)
-            secret = await asyncio.to_thread(self.store.secrets.get, ref)
-            backend = await self._connect(profile, secret)
-        self._open[ref] = backend
-        return backend
-
-    async def _connect(self, profile: Profile, secret: str | None) -> Backend:
         try:
-            return await open_backend(profile, secret)
-        except HostKeyUnknown as exc:
-            public_key = getattr(exc, "public_key", None)
-            if not self.accept_new_host_key or public_key is None:
-                raise OrbitError(
-                    f"the host key of {exc.host} is not known: its fingerprint is "
-                    f"{exc.fingerprint}. If that is right, run the command again with "
-                    "--accept-new-host-key", host=exc.host) from None
-            from .backends.sftp.connect import SftpSettings
-            from .backends.sftp.hostkeys import accept_host_key
-
-            await asyncio.to_thread(
-                accept_host_key, str(exc.host), getattr(exc, "port", profile.port), public_key,
-                known_hosts=SftpSettings.from_profile(profile).known_hosts)
-            print(f"orbit: recorded the host key of {exc.host} ({exc.fingerprint})",
-                  file=sys.stderr)
-            return await open_backend(profile, secret)
+            return await super().get(ref)
         except HostKeyChanged as exc:
             raise OrbitError(
                 f"{exc.message} (fingerprint now {exc.fingerprint}); refusing to connect",
@@ -171,12 +153,6 @@ class Connections:
 
     async def endpoint(self, target: Target) -> Endpoint:
         return Endpoint(await self.get(target.profile), target.path, target.profile)
-
-    async def aclose(self) -> None:
-        for backend in self._open.values():
-            with contextlib.suppress(Exception):
-                await backend.aclose()
-        self._open.clear()
 
 
 # -- output ---------------------------------------------------------------------------------

@@ -25,12 +25,19 @@ from ...errors import (
     AuthenticationFailed,
     ConnectionFailed,
     HostKeyError,
+    HostKeyUnknown,
     InvalidPath,
     NotFound,
     Unsupported,
 )
 from ...profiles import Profile
-from .hostkeys import DEFAULT_SSH_PORT, KnownHosts, app_known_hosts_path, system_known_hosts_path
+from .hostkeys import (
+    DEFAULT_SSH_PORT,
+    KnownHosts,
+    SftpHostKeyUnknown,
+    app_known_hosts_path,
+    system_known_hosts_path,
+)
 
 __all__ = [
     "DEFAULT_BLOCK_SIZE",
@@ -39,6 +46,7 @@ __all__ = [
     "PREFERRED_CIPHER",
     "SftpSettings",
     "open_sftp",
+    "trust_host_key",
 ]
 
 PREFERRED_CIPHER = b"aes128-gcm@openssh.com"
@@ -69,7 +77,8 @@ class SftpSettings:
     """Everything needed to connect, read from a Profile (never holds the secret).
 
     Profile options: ``key_file``, ``known_hosts`` (the app's file),
-    ``system_known_hosts`` (False: ignore ~/.ssh/known_hosts), ``ssh_config``
+    ``system_known_hosts`` (False: ignore ~/.ssh/known_hosts),
+    ``session_known_hosts`` (keys trusted for one session only), ``ssh_config``
     (a path or list of paths; [] for none; default ~/.ssh/config),
     ``agent_path``, ``connect_timeout``, ``keepalive_interval``,
     ``keepalive_count_max``, ``block_size``, ``requests`` (in flight),
@@ -82,6 +91,7 @@ class SftpSettings:
     key_file: str | None = None
     known_hosts: Path | None = None
     system_known_hosts: bool = True
+    session_known_hosts: Path | None = None
     ssh_config: tuple[str, ...] | None = None
     agent_path: str | None = None
     connect_timeout: float = 20.0
@@ -110,6 +120,8 @@ class SftpSettings:
             key_file=str(Path(str(key_file)).expanduser()) if key_file else None,
             known_hosts=Path(str(known_hosts)).expanduser() if known_hosts else None,
             system_known_hosts=bool(opts.get("system_known_hosts", True)),
+            session_known_hosts=Path(str(session)) if (session := opts.get(
+                "session_known_hosts")) else None,
             ssh_config=ssh_config,
             agent_path=opts.get("agent_path"),
             connect_timeout=_option(opts, "connect_timeout", 20.0, float),
@@ -127,7 +139,24 @@ class SftpSettings:
     def known_hosts_files(self) -> list[Path]:
         files = [system_known_hosts_path()] if self.system_known_hosts else []
         files.append(self.known_hosts or app_known_hosts_path())
+        if self.session_known_hosts is not None:
+            files.append(self.session_known_hosts)
         return files
+
+
+def trust_host_key(profile: Profile, error: HostKeyUnknown, *, always: bool) -> Path | None:
+    """Trust the key of ``error`` (raised opening ``profile``) after the user accepted it.
+
+    ``always`` records it in the known-hosts file the profile uses and returns that
+    file; otherwise it is trusted until the process ends and None is returned.
+    Writes a file: call it from a worker thread in async code.
+    """
+    if not isinstance(error, SftpHostKeyUnknown):
+        raise Unsupported(f"the host key of {error.host} cannot be recorded", host=error.host)
+    if not always:
+        error.accept_once()
+        return None
+    return error.accept(known_hosts=SftpSettings.from_profile(profile).known_hosts)
 
 
 class _Client(asyncssh.SSHClient):

@@ -38,9 +38,13 @@ __all__ = [
     "app_known_hosts_path",
     "host_token",
     "system_known_hosts_path",
+    "trust_host_key_for_session",
 ]
 
 DEFAULT_SSH_PORT = 22
+
+_session_keys: list[tuple[str, asyncssh.SSHKey]] = []
+"""(host token, key) pairs the user accepted once: trusted until the process ends."""
 
 
 def app_known_hosts_path() -> Path:
@@ -75,6 +79,10 @@ class SftpHostKeyUnknown(HostKeyUnknown):
         """Record this key as trusted (after the user compared the fingerprint)."""
         return accept_host_key(self.hostname, self.port, self.public_key,
                                known_hosts=known_hosts)
+
+    def accept_once(self) -> None:
+        """Trust this key until the process ends, recording it nowhere."""
+        trust_host_key_for_session(self.hostname, self.port, self.public_key)
 
 
 class SftpHostKeyChanged(HostKeyChanged):
@@ -230,7 +238,21 @@ class KnownHosts:
                 elif line.marker == "revoked":
                     match.revoked.append((line.key, line.source))
                 # @cert-authority: host certificates are not accepted here
+        match.trusted.extend((key, "this session") for token, key in _session_keys
+                             if token == name)
         return match
+
+
+def _as_key(key: str | bytes | asyncssh.SSHKey) -> asyncssh.SSHKey:
+    return key if isinstance(key, asyncssh.SSHKey) else asyncssh.import_public_key(key)
+
+
+def trust_host_key_for_session(host: str, port: int | None,
+                               key: str | bytes | asyncssh.SSHKey) -> None:
+    """Trust ``key`` for ``host:port`` until this process ends ("accept once")."""
+    entry = (host_token(host, port or DEFAULT_SSH_PORT), _as_key(key))
+    if entry not in _session_keys:
+        _session_keys.append(entry)
 
 
 def accept_host_key(host: str, port: int | None, key: str | bytes | asyncssh.SSHKey, *,
@@ -240,8 +262,7 @@ def accept_host_key(host: str, port: int | None, key: str | bytes | asyncssh.SSH
     Called after the user compared the fingerprint of a HostKeyUnknown (its
     ``public_key``). Returns the file written.
     """
-    if not isinstance(key, asyncssh.SSHKey):
-        key = asyncssh.import_public_key(key)
+    key = _as_key(key)
     path = known_hosts or app_known_hosts_path()
     text = key.export_public_key("openssh").decode().split()
     line = f"{host_token(host, port)} {text[0]} {text[1]}\n"
