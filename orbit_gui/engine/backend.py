@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 
-from .errors import NotFound
+from .errors import NotFound, Unsupported
 from .types import Entry, Features, ListOptions, WriteOptions
 
 if TYPE_CHECKING:
@@ -230,6 +230,10 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     async def rename(self, src: str, dst: str) -> None:
         """Move ``src`` to ``dst``; fails with AlreadyExists if ``dst`` exists."""
+
+    async def presign(self, path: str, expires_in: int = 3600) -> str:
+        """A time-limited link anyone can download ``path`` with (``features.presign``)."""
+        raise Unsupported(f"{self.display_name} cannot make links to files", path=path)
 
     async def aclose(self) -> None:  # noqa: B027 - a store without connections has nothing to do
         """Release connections; the backend is unusable afterwards."""

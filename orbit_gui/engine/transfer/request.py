@@ -13,7 +13,7 @@ carrying an InvalidPath error, which fails that file alone.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +35,7 @@ __all__ = [
     "TransferRequest",
     "direction_of",
     "is_local",
+    "requests_into",
     "resolve_destination",
     "walk",
 ]
@@ -229,3 +230,25 @@ async def resolve_destination(source: Endpoint, destination: Endpoint, *,
                           path=source.path)
     return Endpoint(destination.backend, posixpath.join(path.rstrip("/") or "/", check_name(name)),
                     destination.ref)
+
+
+async def requests_into(source: Endpoint, paths: Sequence[str], folder: Endpoint,
+                        options: TransferOptions) -> list[TransferRequest]:
+    """One request per path of ``source.backend``, each copying it into ``folder``
+    under its own name (a folder with everything below it).
+
+    ``source.path`` is ignored; ``source.backend`` and ``source.ref`` say where
+    ``paths`` are. Copying a folder into itself or below itself is refused.
+    """
+    requests = []
+    for path in paths:
+        entry = await source.backend.stat(path)
+        name = check_name(posixpath.basename(path.rstrip("/")) or entry.name)
+        if (source.backend is folder.backend and entry.is_dir
+                and (folder.path.rstrip("/") + "/").startswith(path.rstrip("/") + "/")):
+            raise InvalidPath(f"cannot copy the folder {path} into itself", path=path)
+        destination = Endpoint(folder.backend, posixpath.join(folder.path.rstrip("/") or "/",
+                                                              name), folder.ref)
+        requests.append(TransferRequest(Endpoint(source.backend, entry.path, source.ref),
+                                        destination, recursive=entry.is_dir, options=options))
+    return requests

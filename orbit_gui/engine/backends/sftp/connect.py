@@ -77,8 +77,7 @@ class SftpSettings:
     """Everything needed to connect, read from a Profile (never holds the secret).
 
     Profile options: ``key_file``, ``known_hosts`` (the app's file),
-    ``system_known_hosts`` (False: ignore ~/.ssh/known_hosts),
-    ``session_known_hosts`` (keys trusted for one session only), ``ssh_config``
+    ``system_known_hosts`` (False: ignore ~/.ssh/known_hosts), ``ssh_config``
     (a path or list of paths; [] for none; default ~/.ssh/config),
     ``agent_path``, ``connect_timeout``, ``keepalive_interval``,
     ``keepalive_count_max``, ``block_size``, ``requests`` (in flight),
@@ -91,7 +90,6 @@ class SftpSettings:
     key_file: str | None = None
     known_hosts: Path | None = None
     system_known_hosts: bool = True
-    session_known_hosts: Path | None = None
     ssh_config: tuple[str, ...] | None = None
     agent_path: str | None = None
     connect_timeout: float = 20.0
@@ -120,8 +118,6 @@ class SftpSettings:
             key_file=str(Path(str(key_file)).expanduser()) if key_file else None,
             known_hosts=Path(str(known_hosts)).expanduser() if known_hosts else None,
             system_known_hosts=bool(opts.get("system_known_hosts", True)),
-            session_known_hosts=Path(str(session)) if (session := opts.get(
-                "session_known_hosts")) else None,
             ssh_config=ssh_config,
             agent_path=opts.get("agent_path"),
             connect_timeout=_option(opts, "connect_timeout", 20.0, float),
@@ -139,8 +135,6 @@ class SftpSettings:
     def known_hosts_files(self) -> list[Path]:
         files = [system_known_hosts_path()] if self.system_known_hosts else []
         files.append(self.known_hosts or app_known_hosts_path())
-        if self.session_known_hosts is not None:
-            files.append(self.session_known_hosts)
         return files
 
 
