@@ -65,9 +65,14 @@ def test_rclone_serves_its_data_dir(rclone_s3: S3Server, s3_bucket_name: str) ->
     client.create_bucket(Bucket=s3_bucket_name)
     client.put_object(Bucket=s3_bucket_name, Key="a/b.bin", Body=b"\x00\x01")
     assert (rclone_s3.data_dir / s3_bucket_name / "a" / "b.bin").read_bytes() == b"\x00\x01"
-    (rclone_s3.data_dir / s3_bucket_name / "local.txt").write_bytes(b"put there directly")
-    keys = [o["Key"] for o in client.list_objects_v2(Bucket=s3_bucket_name)["Contents"]]
-    assert keys == ["a/b.bin", "local.txt"]
+    # A folder the server has never listed: its directory cache cannot hide the file.
+    direct = rclone_s3.data_dir / s3_bucket_name / "direct"
+    direct.mkdir()
+    (direct / "local.txt").write_bytes(b"put there directly")
+    listed = client.list_objects_v2(Bucket=s3_bucket_name, Prefix="direct/")
+    assert [o["Key"] for o in listed["Contents"]] == ["direct/local.txt"]
+    assert client.get_object(Bucket=s3_bucket_name, Key="direct/local.txt")["Body"].read() \
+        == b"put there directly"
 
 
 def test_rclone_rejects_wrong_credentials(rclone_s3: S3Server) -> None:
