@@ -25,10 +25,9 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from . import __version__
-from .engine.backends.local import LocalBackend
 from .log import redact, setup_logging
-from .models.listing_model import ListingModel
 from .views.main_window import MainWindow
+from .workbench import Workbench
 
 __all__ = ["ICON_PATH", "ErrorReporter", "main"]
 
@@ -68,6 +67,8 @@ def _parse_args(arguments: Sequence[str]) -> argparse.Namespace:
         prog="orbit-gui", description="Transfer files between this computer and S3, SFTP "
         "and SMB stores.")
     parser.add_argument("folder", nargs="?", help="local folder to open (default: home)")
+    parser.add_argument("--connect", metavar="PROFILE",
+                        help="connect the remote pane to this saved connection at start")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser.parse_args(arguments)
 
@@ -79,11 +80,11 @@ def _start_folder(argument: str | None) -> str:
     return os.path.dirname(path) if os.path.isfile(path) else path
 
 
-async def _run(start: str, quit_requested: asyncio.Event) -> int:
+async def _run(start: str, connect: str | None, quit_requested: asyncio.Event) -> int:
     loop = asyncio.get_running_loop()
-    backend = LocalBackend()
-    model = ListingModel(backend)
-    window = MainWindow(model)
+    bench = await Workbench.open()
+    window = bench.window
+    bench.settings.restore_window(window)
     reporter = ErrorReporter(window)
     loop.set_exception_handler(reporter.loop_exception)
     previous_hook, sys.excepthook = sys.excepthook, reporter.excepthook
@@ -95,11 +96,14 @@ async def _run(start: str, quit_requested: asyncio.Event) -> int:
         window.local_pane.navigate(start)
         window.show()
         log.info("window shown on %s", start)
+        bench.controller.spawn(bench.panel.show_interrupted())
+        if connect:
+            bench.controller.spawn(bench.controller.connect_named(connect))
         await quit_requested.wait()
         log.info("shutting down")
+        bench.settings.save_window(window)
         window.hide()
-        await model.aclose()
-        await backend.aclose()
+        await bench.aclose()
     finally:
         for number in signals:
             loop.remove_signal_handler(number)
@@ -123,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     asyncio.set_event_loop(loop)
     quit_requested = asyncio.Event()
     with loop:
-        run = loop.create_task(_run(_start_folder(args.folder), quit_requested))
+        run = loop.create_task(_run(_start_folder(args.folder), args.connect, quit_requested))
         run.add_done_callback(lambda _: loop.stop())
         loop.run_forever()
         if not run.done():

@@ -24,6 +24,8 @@ def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> d
         from PySide6.QtWidgets import QApplication
 
         app = QApplication.instance() or QApplication([])
+        assert isinstance(app, QApplication)
+        app.setQuitOnLastWindowClosed(False)  # as in the app: closing a window ends no loop
         return qasync.QEventLoop(app)
 
     return {"qt": qt_loop}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -19,6 +20,7 @@ from PySide6.QtCore import (
     QAbstractTableModel,
     QDateTime,
     QLocale,
+    QMimeData,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
@@ -28,6 +30,8 @@ from PySide6.QtCore import (
 )
 
 from ..engine import Backend, Entry, NotADirectory, NotFound, OrbitError, PermissionDenied
+from ..engine.transfer.request import is_local
+from .drag import ENTRIES_MIME, DraggedItems, decode_drag, encode_drag
 from .file_kinds import FileKinds
 from .formatting import exact_bytes, human_size, iso_time
 from .sorting import natural_key, sort_entries
@@ -115,11 +119,15 @@ class ListingModel(QAbstractTableModel):
     state_changed = Signal()
     count_changed = Signal(int)
     """Entries received so far, before the filter; rowCount() is what passes it."""
+    drop_requested = Signal(object, str)
+    """:class:`DraggedItems` were dropped to go into the folder (a path of this backend)."""
 
-    def __init__(self, backend: Backend, parent: QObject | None = None, *,
+    def __init__(self, backend: Backend | None, parent: QObject | None = None, *,
                  batch_interval_ms: int = 100, fetch_size: int = 5000) -> None:
         super().__init__(parent)
-        self._backend = backend
+        self._backend: Backend | None = backend
+        self.token = uuid.uuid4().hex
+        """Names this model in drags (see :mod:`.drag`)."""
         self._fetch_size = fetch_size
         self._kinds = FileKinds()
         self._locale = QLocale()
@@ -151,6 +159,25 @@ class ListingModel(QAbstractTableModel):
         return self._path
 
     @property
+    def backend(self) -> Backend | None:
+        return self._backend
+
+    async def set_backend(self, backend: Backend | None) -> None:
+        """Browse ``backend`` from now on (None: nothing); the table empties until
+        the next :meth:`set_path`."""
+        await self.aclose()
+        self.beginResetModel()
+        self._backend = backend
+        self._path = None
+        self._entries = []
+        self._rows = []
+        self._name_keys = {}
+        self._error = ""
+        self.endResetModel()
+        self._set_state(ListingState.IDLE)
+        self.count_changed.emit(0)
+
+    @property
     def state(self) -> ListingState:
         return self._state
 
@@ -166,6 +193,8 @@ class ListingModel(QAbstractTableModel):
 
     def set_path(self, path: str) -> None:
         """Show ``path``: the listing in flight is cancelled and its rows dropped."""
+        if self._backend is None:
+            raise RuntimeError("the listing model has no backend to list")
         self._cancel()
         self.beginResetModel()
         self._entries = []
@@ -248,9 +277,60 @@ class ListingModel(QAbstractTableModel):
 
     def flags(self, index: AnyIndex) -> Qt.ItemFlag:
         if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return (Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-                | Qt.ItemFlag.ItemNeverHasChildren)
+            # The view's empty area: a drop there goes into the folder shown.
+            return Qt.ItemFlag.ItemIsDropEnabled if self._path is not None \
+                else Qt.ItemFlag.NoItemFlags
+        flags = (Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+                 | Qt.ItemFlag.ItemNeverHasChildren | Qt.ItemFlag.ItemIsDragEnabled)
+        if self._rows[index.row()].is_dir:
+            flags |= Qt.ItemFlag.ItemIsDropEnabled
+        return flags
+
+    # -- drag and drop ------------------------------------------------------------
+
+    def mimeTypes(self) -> list[str]:
+        return [ENTRIES_MIME, "text/uri-list"]
+
+    def mimeData(self, indexes: Sequence[QModelIndex]) -> QMimeData:
+        rows = sorted({index.row() for index in indexes if index.isValid()})
+        local = self._backend is not None and is_local(self._backend)
+        return encode_drag(self.token, [self._rows[row].path for row in rows], local=local)
+
+    def supportedDragActions(self) -> Qt.DropAction:
+        return Qt.DropAction.CopyAction
+
+    def supportedDropActions(self) -> Qt.DropAction:
+        return Qt.DropAction.CopyAction
+
+    def drop_target(self, parent: AnyIndex) -> str | None:
+        """The folder a drop on ``parent`` (a row, or the empty area) goes into."""
+        if parent.isValid():
+            entry = self._rows[parent.row()]
+            return entry.path if entry.is_dir else self._path
+        return self._path
+
+    def canDropMimeData(self, data: QMimeData, action: Qt.DropAction, row: int, column: int,
+                        parent: AnyIndex) -> bool:
+        return self._accepted_drop(data, parent) is not None
+
+    def dropMimeData(self, data: QMimeData, action: Qt.DropAction, row: int, column: int,
+                     parent: AnyIndex) -> bool:
+        accepted = self._accepted_drop(data, parent)
+        if accepted is None:
+            return False
+        items, target = accepted
+        self.drop_requested.emit(items, target)
+        return True  # a copy: supportedDragActions() never lets a view delete the source
+
+    def _accepted_drop(self, data: QMimeData, parent: AnyIndex
+                       ) -> tuple[DraggedItems, str] | None:
+        target = self.drop_target(parent)
+        items = decode_drag(data)
+        if target is None or items is None:
+            return None
+        if items.source == self.token:
+            return None  # within one pane: that would be a move, which panes do not do
+        return items, target
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         if not 0 <= column < len(Column):
@@ -278,6 +358,7 @@ class ListingModel(QAbstractTableModel):
     # -- streaming -------------------------------------------------------------
 
     async def _consume(self, listing: _Listing) -> None:
+        assert self._backend is not None
         entries = self._backend.list(listing.path)
         try:
             async for entry in entries:

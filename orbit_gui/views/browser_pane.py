@@ -15,14 +15,15 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QStyle,
-    QTableView,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from ..engine import Entry
 from ..models.formatting import listing_status
 from ..models.listing_model import Column, ListingModel, ListingState
+from .file_table import FileTable
 from .path_bar import PathBar
 
 __all__ = ["BrowserPane"]
@@ -67,8 +68,11 @@ class BrowserPane(QWidget):
         self.filter_edit.setClearButtonEnabled(True)
         self.filter_edit.textChanged.connect(model.set_filter)
 
-        self.view = QTableView(self)
+        self.view = FileTable(self)
         self._setup_view()
+        self.view.drop_hint.connect(self._show_drop_hint)
+        self.idle_text = "No folder open"
+        """What the status line says before anything is listed."""
         self.path_bar.editing_done.connect(self.view.setFocus)
 
         self.status_label = QLabel(self)
@@ -117,8 +121,18 @@ class BrowserPane(QWidget):
     def current_path(self) -> str | None:
         return self.model.path
 
+    def set_title(self, text: str) -> None:
+        self.title_label.setText(text)
+
+    def selected_entries(self) -> list[Entry]:
+        """The selected rows' entries, in the order shown."""
+        rows = sorted({index.row() for index in self.view.selectionModel().selectedRows()})
+        return [self.model.entry(self.model.index(row, Column.NAME)) for row in rows]
+
     def navigate(self, path: str) -> None:
         """Open ``path``, remembering the current folder for Back."""
+        if self.model.backend is None:
+            return
         current = self.model.path
         if current is not None and current != path:
             self._back.append(current)
@@ -144,6 +158,13 @@ class BrowserPane(QWidget):
 
     def refresh(self) -> None:
         self.model.refresh()
+
+    def forget_history(self) -> None:
+        """Back and Forward start over (the pane now shows another store)."""
+        self._back.clear()
+        self._forward.clear()
+        self.path_bar.set_path(self.model.path or "")
+        self._update_buttons()
 
     def edit_path(self) -> None:
         self.path_bar.edit()
@@ -210,10 +231,19 @@ class BrowserPane(QWidget):
                 self.view.scrollTo(index)
                 return
 
+    def _show_drop_hint(self, folder: str) -> None:
+        if folder:
+            self.status_label.setText(f"Drop to copy into {folder}")
+            self.status_label.setStyleSheet("font-weight: bold;")
+        else:
+            self._update_status()
+
     def _update_status(self) -> None:
         model = self.model
         failed = model.state == ListingState.FAILED
-        if failed:
+        if model.state == ListingState.IDLE:
+            self.status_label.setText(self.idle_text)
+        elif failed:
             self.status_label.setText(model.error)
         else:
             self.status_label.setText(listing_status(

@@ -19,9 +19,8 @@ from pytestqt.qtbot import QtBot
 
 from orbit_gui import log as orbit_log
 from orbit_gui.app import ICON_PATH, ErrorReporter
-from orbit_gui.engine.backends.local import LocalBackend
-from orbit_gui.models.listing_model import ListingModel
 from orbit_gui.views.main_window import MainWindow
+from tests.views.workbench_support import open_workbench
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -60,10 +59,13 @@ def test_app_starts_and_exits_cleanly_on_signal(tmp_path: Path, number: int,
 
 @pytest.mark.qt
 async def test_unhandled_errors_are_logged_and_shown(
-        qtbot: QtBot, expect_log: Callable[[str], None]) -> None:
-    model = ListingModel(LocalBackend())
-    window = MainWindow(model)
-    qtbot.addWidget(window)
+        qtbot: QtBot, tmp_path: Path, expect_log: Callable[[str], None]) -> None:
+    async with open_workbench(qtbot, tmp_path) as bench:
+        await _errors_are_logged_and_shown(bench.window, expect_log)
+
+
+async def _errors_are_logged_and_shown(window: MainWindow,
+                                       expect_log: Callable[[str], None]) -> None:
     reporter = ErrorReporter(window)
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(reporter.loop_exception)

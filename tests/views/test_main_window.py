@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QModelIndex, Qt
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
 from orbit_gui import __version__
-from orbit_gui.engine.backends.local import LocalBackend
-from orbit_gui.models.listing_model import Column, ListingModel, ListingState
+from orbit_gui.models.listing_model import Column, ListingState
 from orbit_gui.views.browser_pane import BrowserPane
 from orbit_gui.views.main_window import MainWindow
 from tests.models.qt_waits import wait_until
+from tests.views.workbench_support import open_workbench, rows, settled
 
 pytestmark = [pytest.mark.qt]
 
@@ -35,33 +35,10 @@ def tree(tmp_path: Path) -> Path:
 @asynccontextmanager
 async def open_window(qtbot: QtBot, folder: Path,
                       fetch_size: int = 5000) -> AsyncIterator[MainWindow]:
-    """The window, active and listing ``folder``; its listing is closed afterwards."""
-    model = ListingModel(LocalBackend(), fetch_size=fetch_size)
-    window = MainWindow(model)
-    qtbot.addWidget(window)
-    window.show()
-    window.activateWindow()
-    app = QApplication.instance()
-    assert isinstance(app, QApplication)
-    await wait_until(window.isActiveWindow, app.focusWindowChanged)
-    try:
-        window.local_pane.navigate(str(folder))
-        window.local_pane.view.setFocus()
-        await wait_until(lambda: model.state != ListingState.LISTING, model.state_changed)
-        yield window
-    finally:
-        await model.aclose()
-
-
-async def settled(pane: BrowserPane) -> None:
-    model = pane.model
-    await wait_until(lambda: model.state in (ListingState.DONE, ListingState.FAILED),
-                     model.state_changed)
-
-
-def rows(pane: BrowserPane) -> list[str]:
-    model = pane.model
-    return [model.index(row, Column.NAME).data() for row in range(model.rowCount())]
+    """The window, active and listing ``folder``; everything is closed afterwards."""
+    async with open_workbench(qtbot, folder.parent / f".bench-{folder.name}", folder,
+                              fetch_size=fetch_size) as bench:
+        yield bench.window
 
 
 def row_of(pane: BrowserPane, name: str) -> QModelIndex:
@@ -73,6 +50,7 @@ async def test_opens_on_a_folder_and_shows_its_entries(qtbot: QtBot, tree: Path)
         pane = window.local_pane
         assert window.windowTitle() == "Orbit"
         assert pane.title_label.text() == "Local"
+        assert window.remote_pane.status_label.text() == "Choose a saved connection and connect."
         assert rows(pane) == ["alpha", "beta", "notes.txt", "photo.jpg"]
         assert pane.status_label.text() == "4 entries"
         assert not pane.retry_button.isVisible()
@@ -245,7 +223,7 @@ async def test_status_bar_reports_errors_with_details(qtbot: QtBot, tree: Path) 
 async def test_menus_about_and_quit(qtbot: QtBot, tree: Path) -> None:
     async with open_window(qtbot, tree) as window:
         menus = {a.text().replace("&", ""): a.menu() for a in window.menuBar().actions()}
-        assert list(menus) == ["File", "View", "Help"]
+        assert list(menus) == ["File", "Edit", "View", "Transfer", "Help"]
         about = menus["Help"].actions()[0]
         about.trigger()
         box = next(w for w in window.findChildren(QMessageBox) if w.isVisible())
