@@ -12,7 +12,7 @@ import asyncio
 import enum
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QFontDatabase
+from PySide6.QtGui import QFontDatabase, QShowEvent
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -115,10 +115,15 @@ class HostKeyDialog(_HostKeyBase):
         self.cancel_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
         self.buttons.addButton(self.once_button, QDialogButtonBox.ButtonRole.AcceptRole)
         self.buttons.addButton(self.always_button, QDialogButtonBox.ButtonRole.AcceptRole)
-        self.cancel_button.setDefault(True)  # Enter must not trust a key by accident
+        for button in (self.once_button, self.always_button):
+            button.setAutoDefault(False)
         self.once_button.clicked.connect(lambda: self._choose(HostKeyChoice.ONCE))
         self.always_button.clicked.connect(lambda: self._choose(HostKeyChoice.ALWAYS))
         self.buttons.rejected.connect(self.reject)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)  # the button box makes an accept button the default here
+        self.cancel_button.setDefault(True)  # Enter must not trust a key by accident
 
     def _choose(self, choice: HostKeyChoice) -> None:
         self.choice = choice
