@@ -21,11 +21,8 @@ OUT = ROOT / "docs" / "screenshots" / "connection-manager.png"
 
 
 class MemoryKeyring(KeyringBackend):
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.values: dict[tuple[str, str], str] = {}
+    priority = 1
+    values: dict[tuple[str, str], str] = {}  # noqa: RUF012 - one keyring per process
 
     def get_password(self, service: str, username: str) -> str | None:
         return self.values.get((service, username))
@@ -39,7 +36,7 @@ class MemoryKeyring(KeyringBackend):
 
 def main() -> int:
     os.environ["ORBIT_CONFIG_DIR"] = tempfile.mkdtemp(prefix="orbit-shot-")
-    keyring.set_keyring(MemoryKeyring())
+    keyring.set_keyring(MemoryKeyring())  # type: ignore[no-untyped-call]
     sys.path.insert(0, str(ROOT))
     from orbit_gui.engine import Profile
     from orbit_gui.engine.profiles import ProfileStore

@@ -116,10 +116,10 @@ class SettingsDialog(QDialog):
 
     def restore_defaults(self) -> None:
         """Show the defaults in the form (saved only on OK)."""
-        self._show(*(LIMITS[key].default for key in ("concurrent_transfers", "parts_in_flight",
-                                                     "part_size", "download_window",
-                                                     "bandwidth_limit")),
-                   ConflictPolicy.ASK)
+        default = {key: limit.default for key, limit in LIMITS.items()}
+        self._show(default["concurrent_transfers"], default["parts_in_flight"],
+                   default["part_size"], default["download_window"],
+                   default["bandwidth_limit"], ConflictPolicy.ASK)
 
     def _update_memory(self) -> None:
         worst = (self.concurrent_box.value() * self.part_size_box.value() * MiB
