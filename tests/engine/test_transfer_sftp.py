@@ -22,7 +22,7 @@ from orbit_gui.engine.transfer import (
     TransferRequest,
     TransferState,
 )
-from tests.engine.test_transfer_queue import GUARD, Watch
+from tests.engine.test_transfer_queue import GUARD, Watch, cancel_delivered
 from tests.servers.info import SshServer
 from tests.transfer_support import make_tree, sha256_file, tree_digest, write_pattern
 
@@ -112,3 +112,42 @@ async def test_part_upload_pauses_and_resumes_in_the_same_partial_file(
         assert snap.resumed_bytes == len(confirmed) * MiB
     assert sha256_file(dst) == sha256_file(src)
     assert leftovers(remote) == []
+
+
+async def test_pause_while_the_server_opens_the_temp_file_leaves_none(
+        sftp: Backend, remote: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pause that lands after sshd made the hidden temporary file but before its
+    handle is in our hands: the upload waits for the handle, closes it and removes
+    the file; the resume uploads the file whole and leaves no temporary file."""
+    src = tmp_path / "small.bin"
+    write_pattern(src, 5000)
+    opened = asyncio.Event()
+    gate = asyncio.Event()
+    real = sftp._open_temp  # type: ignore[attr-defined]
+
+    async def held(*args: object) -> object:
+        file = await real(*args)
+        if not gate.is_set():
+            opened.set()
+            await gate.wait()
+        return file
+
+    monkeypatch.setattr(sftp, "_open_temp", held)
+    async with TransferQueue() as queue:
+        transfer = queue.add(TransferRequest(Endpoint(LocalBackend(), str(src)),
+                                             Endpoint(sftp, str(remote / "small.bin")),
+                                             options=options()))
+        await asyncio.wait_for(opened.wait(), GUARD)
+        assert leftovers(remote)  # made on the server, the answer held back
+        pausing = asyncio.create_task(queue.pause(transfer.id))
+        assert transfer._task is not None
+        await asyncio.wait_for(cancel_delivered(transfer._task), GUARD)
+        gate.set()
+        await asyncio.wait_for(pausing, GUARD)
+        assert transfer.snapshot().state is TransferState.PAUSED
+        assert leftovers(remote) == []
+        await queue.resume(transfer.id)
+        snap = await asyncio.wait_for(transfer.wait(), GUARD)
+    assert snap.state is TransferState.DONE, snap.error
+    assert leftovers(remote) == []
+    assert sha256_file(remote / "small.bin") == sha256_file(src)

@@ -18,6 +18,7 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager, suppress
 
+from ..aio import to_the_end
 from ..backend import DEFAULT_CHUNK_SIZE, AsyncReader, Backend, read_into
 from ..errors import (
     AlreadyExists,
@@ -228,29 +229,35 @@ class LocalBackend(Backend):
         try:
             written = await self._write_temp(temp, reader, path)
             with _mapped(path):
-                await asyncio.to_thread(_publish, temp, path, options)
+                await to_the_end(asyncio.to_thread(_publish, temp, path, options))
         except BaseException:
-            await asyncio.to_thread(_discard, temp)
+            await to_the_end(asyncio.to_thread(_discard, temp))
             raise
         return written
 
     async def _write_temp(self, temp: str, reader: AsyncReader, path: str) -> int:
+        """Each step in a worker thread runs to its end even if the write is cancelled
+        meanwhile (a pause while the reader is blocked, or just as the file opens): the
+        temporary file is made before the caller can remove it, and no thread writes to
+        a descriptor already closed."""
         buffer = memoryview(bytearray(self.chunk_size))
         written = 0
         with _mapped(path):
-            handle = await asyncio.to_thread(open, temp, "xb", buffering=0)
+            handle = await to_the_end(asyncio.to_thread(open, temp, "xb", buffering=0),
+                                      undo=lambda made: asyncio.to_thread(made.close))
         try:
             while True:
                 got = await read_into(reader, buffer)
                 if not got:
                     break
                 with _mapped(path):
-                    await asyncio.to_thread(_write_all, handle.fileno(), buffer[:got])
+                    await to_the_end(asyncio.to_thread(_write_all, handle.fileno(),
+                                                       buffer[:got]))
                 written += got
                 if got < len(buffer):
                     break
             with _mapped(path):
-                await asyncio.to_thread(os.fsync, handle.fileno())
+                await to_the_end(asyncio.to_thread(os.fsync, handle.fileno()))
         finally:
             handle.close()
         return written

@@ -29,6 +29,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from ..aio import to_the_end
 from ..backend import AsyncReader, Backend, IteratorReader, LocalFileReader
 from ..errors import (
     IntegrityError,
@@ -334,11 +335,20 @@ class FileJob:
         from ..backends.local import TEMP_PREFIX
 
         partial = os.path.join(folder, f"{TEMP_PREFIX}{secrets.token_hex(8)}")
-        await asyncio.to_thread(os.rename, dest_path, partial)
         slot = self.ctx.options.part_size or WindowOptions().slot_size
         state = WindowState.from_offset(self.item.source_path, entry.size, existing.size,
                                         slot_size=slot, etag=entry.etag, mtime=entry.mtime,
                                         partial_path=partial)
+        # The journal learns of the partial file before it exists: a pause from here on
+        # resumes into it (or, if the rename never happened, starts over) and a cancel
+        # removes it; nothing is left under a hidden name nobody knows.
+        journal = self.ctx.journal
+        transfer_id, rel = self.ctx.transfer_id, self.item.rel
+        await self._start_record(entry, dest_path, Method.WINDOW)
+        await journal.call(journal.journal.set_temp, transfer_id, rel, partial)
+        await journal.call(journal.journal.set_checkpoint, transfer_id, rel, state.to_dict())
+        await to_the_end(asyncio.to_thread(os.rename, dest_path, partial),
+                         undo=lambda _: asyncio.to_thread(os.rename, partial, dest_path))
         await self._window(entry, dest_path, state=state, overwrite=True)
         return FileOutcome.DONE
 
@@ -424,61 +434,69 @@ class FileJob:
             dest_path, partial_path=state.partial_path if state is not None else None,
             size=entry.size, overwrite=overwrite, mtime=entry.mtime,
             fsync=entry.size >= ctx.options.multipart_threshold)
-        if state is not None and (sink.existing_size is None
-                                  or sink.existing_size < state.extent()):
-            log.info("%s: the partial file is gone or short; the download starts over",
-                     dest_path)
-            state = None
-        slot_size = (state.slot_size if state is not None
-                     else ctx.options.part_size_for(entry.size))
-        # A file of one range is not worth a resume: no journal round trips for it.
-        journaled = state is not None or entry.size > slot_size
-        if journaled:
-            await self._start_record(entry, dest_path, Method.WINDOW)
-            await journal.call(journal.journal.set_temp, transfer_id, rel, sink.temp_path)
-        options = WindowOptions(window=ctx.options.window, slot_size=slot_size,
-                                retry=ctx.options.retry, verify_md5=ctx.options.verify)
-        layout = state if state is not None else WindowState(
-            self.item.source_path, entry.size, slot_size, etag=entry.etag, mtime=entry.mtime)
-        self.parts = []
-        for index in range(layout.range_count):
-            offset, length = layout.range_at(index)
-            done = length if layout.is_done(index) else layout.partial.get(index, 0)
-            self.parts.append(PartProgress(
-                index, offset, length, done,
-                PartState.DONE if layout.is_done(index) else PartState.PENDING,
-                file=rel))
-        self.resumed = self.bytes_done = layout.bytes_done() if state is not None else 0
-
-        def on_event(event: SlotEvent) -> None:
-            self.bytes_done = event.total_done
-            if event.state is RangeState.PENDING:
-                part_state = PartState.RETRYING
-                if event.error is not None:
-                    self._retry_noted(event.attempt, event.error)
-            elif event.state is RangeState.IN_FLIGHT:
-                part_state = PartState.IN_FLIGHT
-            elif event.state is RangeState.DONE:
-                part_state = PartState.DONE
-            else:
-                part_state = PartState.FAILED
-            self._part(PartProgress(event.index, event.offset, event.length, event.done,
-                                    part_state, event.attempt,
-                                    None if part_state is PartState.DONE else event.slot,
-                                    rel))
-
-        def on_checkpoint(checkpoint: WindowState) -> None:
+        try:
+            if state is not None and (sink.existing_size is None
+                                      or sink.existing_size < state.extent()):
+                log.info("%s: the partial file is gone or short; the download starts over",
+                         dest_path)
+                state = None
+            slot_size = (state.slot_size if state is not None
+                         else ctx.options.part_size_for(entry.size))
+            # A file of one range is not worth a resume: no journal round trips for it.
+            journaled = state is not None or entry.size > slot_size
             if journaled:
-                journal.post(journal.journal.set_checkpoint, transfer_id, rel,
-                             checkpoint.to_dict())
+                await self._start_record(entry, dest_path, Method.WINDOW)
+                await journal.call(journal.journal.set_temp, transfer_id, rel, sink.temp_path)
+            options = WindowOptions(window=ctx.options.window, slot_size=slot_size,
+                                    retry=ctx.options.retry, verify_md5=ctx.options.verify)
+            layout = state if state is not None else WindowState(
+                self.item.source_path, entry.size, slot_size, etag=entry.etag, mtime=entry.mtime)
+            self.parts = []
+            for index in range(layout.range_count):
+                offset, length = layout.range_at(index)
+                done = length if layout.is_done(index) else layout.partial.get(index, 0)
+                self.parts.append(PartProgress(
+                    index, offset, length, done,
+                    PartState.DONE if layout.is_done(index) else PartState.PENDING,
+                    file=rel))
+            self.resumed = self.bytes_done = layout.bytes_done() if state is not None else 0
 
-        target = sink if ctx.limiter is None else _ThrottledSink(sink, ctx.limiter)
-        download = WindowDownload(ctx.source.backend, self.item.source_path, target,
-                                  options=options, state=state, entry=entry, on_event=on_event,
-                                  on_checkpoint=on_checkpoint, keep_partial=journaled,
-                                  partial_path=sink.temp_path)
-        self._phase(TransferState.TRANSFERRING)
-        await download.run()
+            def on_event(event: SlotEvent) -> None:
+                self.bytes_done = event.total_done
+                if event.state is RangeState.PENDING:
+                    part_state = PartState.RETRYING
+                    if event.error is not None:
+                        self._retry_noted(event.attempt, event.error)
+                elif event.state is RangeState.IN_FLIGHT:
+                    part_state = PartState.IN_FLIGHT
+                elif event.state is RangeState.DONE:
+                    part_state = PartState.DONE
+                else:
+                    part_state = PartState.FAILED
+                self._part(PartProgress(event.index, event.offset, event.length, event.done,
+                                        part_state, event.attempt,
+                                        None if part_state is PartState.DONE else event.slot,
+                                        rel))
+
+            def on_checkpoint(checkpoint: WindowState) -> None:
+                if journaled:
+                    journal.post(journal.journal.set_checkpoint, transfer_id, rel,
+                                 checkpoint.to_dict())
+
+            target = sink if ctx.limiter is None else _ThrottledSink(sink, ctx.limiter)
+            download = WindowDownload(ctx.source.backend, self.item.source_path, target,
+                                      options=options, state=state, entry=entry, on_event=on_event,
+                                      on_checkpoint=on_checkpoint, keep_partial=journaled,
+                                      partial_path=sink.temp_path)
+            self._phase(TransferState.TRANSFERRING)
+            await download.run()  # from here on, run() closes the sink however it ends
+        except BaseException:
+            if not sink.closed:
+                # Stopped before the download began (a pause while the journal records
+                # the file): nothing new is in a fresh partial file, so it goes; a
+                # reopened one stays for the resume its checkpoint describes.
+                await sink.abort(discard=sink.existing_size is None)
+            raise
         self.bytes_done = entry.size
 
     async def _parts(self, entry: Entry, dest_path: str, record: FileRecord | None, *,
@@ -516,11 +534,19 @@ class FileJob:
             if session is None:
                 return False
             part_size = session.part_size or part_size
-            await journal.call(journal.journal.set_upload, transfer_id, rel, session.token,
-                               part_size)
-            temp = getattr(getattr(session, "upload", None), "temp_path", None)
-            if isinstance(temp, str):
-                await journal.call(journal.journal.set_temp, transfer_id, rel, temp)
+            try:
+                await journal.call(journal.journal.set_upload, transfer_id, rel,
+                                   session.token, part_size)
+                temp = getattr(getattr(session, "upload", None), "temp_path", None)
+                if isinstance(temp, str):
+                    await journal.call(journal.journal.set_temp, transfer_id, rel, temp)
+            except BaseException:
+                # Stopped before the journal surely knows the session: nothing was sent,
+                # so end it here rather than leave a partial file (or an upload) that a
+                # resume would not find and a cancel would not remove.
+                with suppress(Exception):
+                    await asyncio.shield(session.abort(keep=False))
+                raise
         else:
             part_size = session.part_size or part_size
 

@@ -16,6 +16,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
+from ..aio import to_the_end
 from ..backends.local import TEMP_PREFIX, map_os_error
 from ..errors import AlreadyExists, IntegrityError, InvalidPath, IsADirectory
 
@@ -100,12 +101,22 @@ class LocalFileSink:
             raise InvalidPath(f"{partial_path!r} is not a partial file next to {destination}",
                               path=partial_path)
         try:
-            temp, fd, existing = await asyncio.to_thread(
-                _open_temp, destination, partial_path, overwrite)
+            # Cancelled while the thread makes the file (a pause while this file starts):
+            # the thread still makes it, so close it and remove a fresh one (a reopened
+            # partial file stays for the resume).
+            temp, fd, existing = await to_the_end(
+                asyncio.to_thread(_open_temp, destination, partial_path, overwrite),
+                undo=lambda opened: asyncio.to_thread(
+                    _close_temp, opened[1], opened[0], opened[2] is None, False))
         except OSError as exc:
             raise map_os_error(exc, destination) from exc
         return cls(destination, temp, fd, existing_size=existing, size=size,
                    overwrite=overwrite, mtime=mtime, fsync=fsync)
+
+    @property
+    def closed(self) -> bool:
+        """Finished or aborted: the partial file is closed (and published or left)."""
+        return self._fd is None
 
     def _handle(self) -> int:
         if self._fd is None:
@@ -148,8 +159,8 @@ class LocalFileSink:
     async def finish(self) -> None:
         fd = self._handle()
         await self._quiesce()
-        try:
-            await asyncio.to_thread(self._publish, fd)
+        try:  # never cut short: it closes the descriptor an abort would close again
+            await to_the_end(asyncio.to_thread(self._publish, fd))
         except OSError as exc:
             raise map_os_error(exc, self.destination) from exc
         self._fd = None
@@ -179,6 +190,11 @@ class LocalFileSink:
         os.unlink(self.temp_path)
 
     async def abort(self, *, discard: bool = False) -> None:
+        # Runs to its end even if cancelled again meanwhile (a pause, then a cancel or a
+        # shutdown): else the file stays open and a partial meant to go stays.
+        await to_the_end(self._abort(discard))
+
+    async def _abort(self, discard: bool) -> None:
         await self._quiesce()
         fd, self._fd = self._fd, None
         await asyncio.to_thread(_close_temp, fd, self.temp_path, discard, self._fsync)

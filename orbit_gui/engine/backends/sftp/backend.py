@@ -12,6 +12,7 @@ from typing import cast
 
 import asyncssh
 
+from ...aio import to_the_end
 from ...backend import AsyncReader, Backend
 from ...errors import (
     AlreadyExists,
@@ -40,6 +41,9 @@ MAX_BLOCK = 1024 * 1024
 """Largest read/write request we send even if the server allows more (memory per request)."""
 
 _FAILURE = (asyncssh.SFTPFailure, asyncssh.SFTPFileAlreadyExists)
+CLEANUP_GRACE = 10.0
+"""Seconds a cancelled upload waits for the server to open or remove its temporary
+file, so that it leaves none behind (bounded: the connection may hang)."""
 
 
 def _check_path(path: str) -> str:
@@ -242,8 +246,8 @@ class SftpBackend(Backend):
             written = await upload.write_stream(reader, size_hint=size_hint)
             await upload.commit()
         except BaseException:
-            with suppress(Exception):
-                await upload.abort()
+            with suppress(Exception):  # to its end even if cancelled again meanwhile
+                await to_the_end(upload.abort(), grace=CLEANUP_GRACE)
             raise
         return written
 
@@ -381,9 +385,20 @@ class SftpBackend(Backend):
         flags = asyncssh.FXF_WRITE if resume else (
             asyncssh.FXF_WRITE | asyncssh.FXF_CREAT | asyncssh.FXF_TRUNC
         )
-        file = await self._open_temp(temp, flags, path, folder, resume)
+        # Cancelled while the server opens the file (a pause as the file starts): it is
+        # made all the same, so wait for the answer, then close it and remove a new one.
+        file = await to_the_end(self._open_temp(temp, flags, path, folder, resume),
+                                undo=lambda opened: self._drop_temp(opened, temp, resume),
+                                grace=CLEANUP_GRACE)
         return SftpPartUpload(self, path, session_id, file, size=size,
                               overwrite=options.overwrite, mtime=options.mtime)
+
+    async def _drop_temp(self, file: asyncssh.SFTPClientFile, temp: str, keep: bool) -> None:
+        with suppress(Exception):
+            await file.close()
+        if not keep:
+            with suppress(Exception):
+                await self.sftp.remove(temp)
 
     async def _open_temp(self, temp: str, flags: int, path: str, folder: str,
                          resume: bool) -> asyncssh.SFTPClientFile:
