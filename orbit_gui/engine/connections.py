@@ -21,6 +21,7 @@ from .backend import Backend
 from .backends.local import LocalBackend
 from .errors import AuthenticationFailed, HostKeyUnknown, OrbitError
 from .profiles import Profile, ProfileStore, open_backend
+from .types import ListOptions
 
 __all__ = ["ConnectionPool", "HostKeyPrompt", "HostKeyTrust", "SecretPrompt"]
 
@@ -123,7 +124,7 @@ class ConnectionPool:
 
     async def _open_trusting(self, profile: Profile, secret: str | None) -> Backend:
         try:
-            return await open_backend(profile, secret)
+            return await _verified(await open_backend(profile, secret), profile)
         except HostKeyUnknown as exc:
             if self.host_key_prompt is None:
                 raise
@@ -132,7 +133,7 @@ class ConnectionPool:
                 raise OrbitError(f"did not connect to {exc.host}: its host key "
                                  f"({exc.fingerprint}) was not accepted", host=exc.host) from None
             await asyncio.to_thread(self._trust, profile, exc, trust)
-            return await open_backend(profile, secret)
+            return await _verified(await open_backend(profile, secret), profile)
 
     @staticmethod
     def _trust(profile: Profile, exc: HostKeyUnknown, trust: HostKeyTrust) -> None:
@@ -140,6 +141,32 @@ class ConnectionPool:
 
         trust_host_key(profile, exc, always=trust is HostKeyTrust.ALWAYS)
         log.info("trusted the host key of %s (%s, %s)", exc.host, exc.fingerprint, trust.value)
+
+
+async def _verified(backend: Backend, profile: Profile) -> Backend:
+    """``backend``, once a first request showed its credentials work.
+
+    Some stores (S3) connect without a request; a wrong secret would only show
+    in the first listing, too late to ask for another. Other failures here
+    (no such folder, no permission) are left for that listing to report.
+    """
+    root = profile.root or "/"
+    try:
+        if (await backend.stat(root)).is_dir:
+            entries = backend.list(root, ListOptions(page_size=1))
+            try:
+                await anext(aiter(entries), None)
+            finally:
+                await entries.aclose()  # type: ignore[attr-defined]
+    except AuthenticationFailed:
+        await _close_quietly(backend)
+        raise
+    except OrbitError:
+        pass
+    except BaseException:
+        await _close_quietly(backend)
+        raise
+    return backend
 
 
 async def _close_quietly(backend: Backend) -> None:

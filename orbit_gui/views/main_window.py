@@ -100,6 +100,9 @@ class MainWindow(QMainWindow):
                 lambda items, folder, target=pane: self._on_drop(target, items, folder))
             pane.view.selectionModel().selectionChanged.connect(self._update_actions)
             pane.model.state_changed.connect(self._update_actions)
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            app.focusChanged.connect(self._update_actions)
         self._on_session_changed()
 
     # -- what the controller calls -------------------------------------------------------
@@ -399,7 +402,7 @@ class MainWindow(QMainWindow):
         connected = self.remote_pane.current_path is not None
         self.upload_action.setEnabled(connected)
         self.download_action.setEnabled(connected)
-        pane = self._active_pane
+        pane = self.active_pane()
         has_folder = pane.current_path is not None
         self.new_folder_action.setEnabled(has_folder)
         self.refresh_action.setEnabled(has_folder)

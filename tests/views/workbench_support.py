@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 
 from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from orbit_gui.engine.profiles import ProfileStore, SecretStore
@@ -23,7 +23,7 @@ from orbit_gui.views.browser_pane import BrowserPane
 from orbit_gui.workbench import Workbench
 from tests.models.qt_waits import wait_until
 
-__all__ = ["open_workbench", "rows", "settled", "visible_dialog"]
+__all__ = ["open_workbench", "rows", "settled"]
 
 
 @asynccontextmanager
@@ -67,10 +67,3 @@ def rows(pane: BrowserPane) -> list[str]:
     model = pane.model
     return [model.index(row, Column.NAME).data() for row in range(model.rowCount())]
 
-
-def visible_dialog(kind: type[QWidget]) -> QWidget | None:
-    """The shown top-level widget of ``kind``, if any."""
-    for widget in QApplication.topLevelWidgets():
-        if isinstance(widget, kind) and widget.isVisible():
-            return widget
-    return None
