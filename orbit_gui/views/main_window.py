@@ -80,8 +80,9 @@ class MainWindow(QMainWindow):
         assert isinstance(layout, QVBoxLayout)
         layout.insertWidget(0, self.connection_bar)
         self.panes = [self.local_pane, self.remote_pane]
-        for pane in self.panes:
+        for index, pane in enumerate(self.panes):
             self.splitter.addWidget(pane)
+            self.splitter.setStretchFactor(index, 1)
         self._active_pane = self.local_pane
         self._error_details = ""
         self._link_url: Callable[[str], None] | None = None
@@ -112,6 +113,8 @@ class MainWindow(QMainWindow):
         self.transfer_dock.setWidget(panel)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.transfer_dock)
         self.transfer_dock.show()
+        # The browsers get most of the height until the user (or saved state) says otherwise.
+        self.resizeDocks([self.transfer_dock], [self.height() // 3], Qt.Orientation.Vertical)
         self.view_menu.addAction(self.transfer_dock.toggleViewAction())
         self.transfer_dock.toggleViewAction().setShortcut(QKeySequence("Ctrl+T"))
 
