@@ -83,6 +83,7 @@ class MainWindow(QMainWindow):
         for index, pane in enumerate(self.panes):
             self.splitter.addWidget(pane)
             self.splitter.setStretchFactor(index, 1)
+        self.splitter.setSizes([self.width() // 2] * 2)  # side by side, equal (until restored)
         self._active_pane = self.local_pane
         self._error_details = ""
         self._link_url: Callable[[str], None] | None = None
