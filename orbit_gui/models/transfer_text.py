@@ -18,7 +18,9 @@ def human_speed(rate: float) -> str:
 
 
 def human_duration(seconds: float) -> str:
-    """"12 s", "3 min 05 s", "2 h 04 min", "3 d 2 h": two units at most."""
+    """"< 1 s", "12 s", "3 min 05 s", "2 h 04 min", "3 d 2 h": two units at most."""
+    if seconds < 0.5:
+        return "< 1 s"
     whole = max(0, round(seconds))
     if whole < 60:
         return f"{whole} s"

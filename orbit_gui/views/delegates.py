@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QApplication,
     QStyle,
     QStyledItemDelegate,
-    QStyleOptionProgressBar,
     QStyleOptionViewItem,
     QWidget,
 )
@@ -31,6 +30,7 @@ from ..models.transfer_model import Role
 
 __all__ = [
     "MIN_CELL",
+    "ROW_HEIGHT",
     "Cell",
     "CellState",
     "ProgressDelegate",
@@ -43,6 +43,8 @@ Index = QModelIndex | QPersistentModelIndex
 MIN_CELL = 4
 """Narrowest cell in pixels, gap included."""
 MAX_CELL = 12
+ROW_HEIGHT = 24
+"""Rows are this tall at least, so the bars and the segment map have room."""
 
 
 class CellState(enum.IntEnum):
@@ -149,7 +151,8 @@ class SegmentMapDelegate(QStyledItemDelegate):
         option.text = ""
         style = option.widget.style() if option.widget else QApplication.style()
         style.drawControl(QStyle.ControlElement.CE_ItemViewItem, option, painter, option.widget)
-        rect: QRect = option.rect.adjusted(4, 4, -4, -4)
+        frame = QRectF(option.rect.adjusted(2, 3, -2, -3))
+        rect: QRect = option.rect.adjusted(4, 5, -4, -5)
         if rect.width() <= 0 or rect.height() <= 0:
             return
         cells = self._cells(parts, max(1, rect.width() // MIN_CELL))
@@ -157,8 +160,11 @@ class SegmentMapDelegate(QStyledItemDelegate):
         gap = 1.0 if pitch >= 3 else 0.0
         colours = _Colours.of(option.palette)
         painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(option.palette.color(QPalette.ColorRole.Base))
+        painter.drawRoundedRect(frame, 3, 3)  # the strip stays legible on a selected row
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
         for number, cell in enumerate(cells):
             x = rect.left() + number * pitch
             box = QRectF(x, rect.top(), pitch - gap, rect.height())
@@ -182,7 +188,7 @@ class SegmentMapDelegate(QStyledItemDelegate):
 
 
 class ProgressDelegate(QStyledItemDelegate):
-    """A progress bar from ``Role.FRACTION``, with the row's text on it."""
+    """A slim bar from ``Role.FRACTION`` with the row's text ("71%") beside it."""
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
         fraction = index.data(Role.FRACTION)
@@ -195,19 +201,30 @@ class ProgressDelegate(QStyledItemDelegate):
         widget = option.widget
         style = widget.style() if widget else QApplication.style()
         style.drawControl(QStyle.ControlElement.CE_ItemViewItem, option, painter, widget)
-        bar = QStyleOptionProgressBar()
-        if widget is not None:
-            bar.initFrom(widget)
-        bar.rect = option.rect.adjusted(3, 3, -3, -3)
-        bar.minimum, bar.maximum = 0, 1000
-        bar.progress = round(max(0.0, min(1.0, float(fraction))) * 1000)
-        bar.text = text
-        bar.textVisible = True
-        bar.textAlignment = Qt.AlignmentFlag.AlignCenter
-        bar.state = option.state | QStyle.StateFlag.State_Horizontal
-        bar.palette = option.palette
-        style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter, widget)
+        rect = option.rect.adjusted(4, 0, -4, 0)
+        label = option.fontMetrics.horizontalAdvance("100%") + 8
+        height = min(10, rect.height() - 6)
+        bar = QRectF(rect.left(), rect.center().y() - height / 2 + 1,
+                     max(0, rect.width() - label), height)
+        colours = _Colours.of(option.palette)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setPen(Qt.PenStyle.NoPen)
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        painter.setBrush(option.palette.color(QPalette.ColorRole.Base) if selected
+                         else colours.empty)
+        painter.drawRoundedRect(bar, 3, 3)
+        filled = QRectF(bar.left(), bar.top(), bar.width() * max(0.0, min(1.0, fraction)),
+                        bar.height())
+        if filled.width() > 0:
+            painter.setBrush(colours.done)
+            painter.drawRoundedRect(filled, 3, 3)
+        painter.setPen(option.palette.color(QPalette.ColorRole.HighlightedText if selected
+                                            else QPalette.ColorRole.Text))
+        painter.drawText(QRect(rect.right() - label, rect.top(), label, rect.height()),
+                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, text)
+        painter.restore()
 
     def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
         hint = super().sizeHint(option, index)
-        return QSize(max(hint.width(), 120), hint.height())
+        return QSize(max(hint.width(), 120), max(hint.height(), ROW_HEIGHT))

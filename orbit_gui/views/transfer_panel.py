@@ -184,6 +184,7 @@ class TransferPanel(QWidget):
         self.tabs = QTabBar()
         self.tabs.setShape(QTabBar.Shape.RoundedSouth)
         self.tabs.setDrawBase(False)
+        self.tabs.setExpanding(False)
         for text, _ in _TABS:
             self.tabs.addTab(text)
         self.tabs.addTab("Lo&g")
@@ -246,6 +247,7 @@ class TransferPanel(QWidget):
             if index.isValid():
                 selection.select(index, flags)
                 self.view.setCurrentIndex(index)
+        self._refresh_actions()
 
     def _snapshots(self) -> list[TransferSnapshot]:
         found = (self.model.snapshot(key) for key in self.selected_ids())
