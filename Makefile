@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run test lint typecheck package bench-s3 clean
+.PHONY: run test lint typecheck package bench bench-s3 clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,12 @@ typecheck: $(VENV)/.installed-test
 package: $(VENV)/.installed-app
 	scripts/system-deps.sh run
 	packaging/build.sh
+
+## bench: the whole benchmark suite against its own real servers (ARGS=--quick: a few
+## minutes); writes bench/results/latest.md and latest.json
+bench: $(VENV)/.installed-test
+	scripts/system-deps.sh test
+	scripts/test-session.sh $(PY) -m bench.run_all $(ARGS)
 
 ## bench-s3: orbit vs the aws CLI vs rclone against one `rclone serve s3` (ARGS="--size 256MiB")
 bench-s3: $(VENV)/.installed-test

@@ -10,25 +10,35 @@ import json
 import os
 import platform
 import re
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import IO
 
 __all__ = [
+    "RESULTS",
     "ROOT",
+    "Contender",
     "Measurement",
     "MiB",
     "Summary",
+    "Watch",
+    "alternate",
+    "disk_room",
     "ensure_awscli",
     "format_size",
     "make_file",
     "parse_size",
     "run_measured",
+    "run_watched",
+    "same",
     "summarise",
     "table",
     "write_results",
@@ -58,6 +68,31 @@ class Measurement:
         return self.user + self.system
 
 
+class Watch:
+    """Reads a child's standard output as it comes: when the first byte arrived
+    (seconds after spawn), how many bytes and lines, and the last 64 KiB."""
+
+    def __init__(self) -> None:
+        self.first: float | None = None
+        self.bytes = 0
+        self.lines = 0
+        self._tail = bytearray()
+        self._start = 0.0
+
+    def _pump(self, stream: IO[bytes]) -> None:
+        while chunk := stream.read1(1 << 16):  # type: ignore[attr-defined]
+            if self.first is None:
+                self.first = time.perf_counter() - self._start
+            self.bytes += len(chunk)
+            self.lines += chunk.count(b"\n")
+            self._tail += chunk
+            del self._tail[:-65536]
+
+    @property
+    def tail(self) -> str:
+        return self._tail.decode(errors="replace")
+
+
 def run_measured(argv: Sequence[str], *, env: Mapping[str, str] | None = None,
                  timeout: float = 1800.0) -> Measurement:
     """Run ``argv`` to completion and measure it; raise with its output if it fails.
@@ -66,10 +101,44 @@ def run_measured(argv: Sequence[str], *, env: Mapping[str, str] | None = None,
     waited for itself), so parallel activity elsewhere on the machine (the S3
     server) is not counted.
     """
-    with tempfile.TemporaryFile() as out:
+    return _run(argv, env, timeout, None)
+
+
+def run_watched(argv: Sequence[str], *, env: Mapping[str, str] | None = None,
+                timeout: float = 1800.0) -> tuple[Measurement, Watch]:
+    """:func:`run_measured`, with its standard output read through a :class:`Watch`
+    (time to the first byte, line count, the tail for a child's JSON summary)."""
+    watch = Watch()
+    return _run(argv, env, timeout, watch), watch
+
+
+GNU_TIME = Path("/usr/bin/time")
+"""GNU time: the peak RSS of a child must come from a small parent.
+
+Linux carries a process's peak RSS across exec, and a child spawned from this
+(large) Python process starts out with this process's peak: ``os.wait4`` would
+report at least that for every client, even /bin/true. GNU time, small itself,
+forks the client and reports its real peak; CPU and wall time still come from
+``os.wait4`` here (GNU time's own share is a millisecond).
+"""
+
+
+def _run(argv: Sequence[str], env: Mapping[str, str] | None, timeout: float,
+         watch: Watch | None) -> Measurement:
+    with tempfile.TemporaryFile() as out, tempfile.NamedTemporaryFile("r") as peak:
+        command = list(argv)
+        if GNU_TIME.exists():
+            command = [str(GNU_TIME), "-f", "%M", "-o", peak.name, "--", *command]
         start = time.perf_counter()
-        process = subprocess.Popen(list(argv), stdout=out, stderr=subprocess.STDOUT,
+        process = subprocess.Popen(command, stdout=subprocess.PIPE if watch else out,
+                                   stderr=out if watch else subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, env=dict(env) if env else None)
+        reader = None
+        if watch is not None:
+            assert process.stdout is not None
+            watch._start = start
+            reader = threading.Thread(target=watch._pump, args=(process.stdout,), daemon=True)
+            reader.start()
         deadline = start + timeout
         while True:
             pid, status, usage = os.wait4(process.pid, os.WNOHANG)
@@ -81,20 +150,77 @@ def run_measured(argv: Sequence[str], *, env: Mapping[str, str] | None = None,
                 break
             time.sleep(0.005)
         wall = time.perf_counter() - start
+        if reader is not None:
+            reader.join()
+            assert process.stdout is not None
+            process.stdout.close()
         process.returncode = os.waitstatus_to_exitcode(status)
         if process.returncode != 0:
             out.seek(0)
             tail = out.read().decode(errors="replace")[-4000:]
-            raise RuntimeError(f"{argv[0]} failed ({process.returncode}):\n{tail}")
-    return Measurement(wall, usage.ru_utime, usage.ru_stime, usage.ru_maxrss * 1024,
+            if watch is not None:
+                tail = watch.tail[-2000:] + tail
+            raise RuntimeError(f"{' '.join(argv[:4])} failed ({process.returncode}):\n{tail}")
+        reported = peak.read().split()
+        max_rss = int(reported[-1]) if reported and reported[-1].isdigit() else usage.ru_maxrss
+    return Measurement(wall, usage.ru_utime, usage.ru_stime, max_rss * 1024,
                        os.getloadavg()[0])
+
+
+@dataclass(frozen=True)
+class Contender:
+    """One side of a comparison: its command line for round ``n``, its environment,
+    and what to do around each run (prepare the target, check and clean up after)."""
+
+    name: str
+    argv: Callable[[int], Sequence[str]]
+    env: Mapping[str, str] | None = None
+    before: Callable[[int], None] | None = None
+    after: Callable[[int], None] | None = None
+
+
+def same(argv: Sequence[str]) -> Callable[[int], Sequence[str]]:
+    """A :class:`Contender` command line that is the same every round."""
+    return lambda round_no: argv
+
+
+def alternate(contenders: Sequence[Contender], rounds: int, *, label: str = "",
+              amount: float = 0.0, unit: str = "MiB",
+              watches: dict[str, list[Watch]] | None = None) -> dict[str, list[Measurement]]:
+    """Run the contenders in turn, ``rounds`` times (A B A B ...), so drift on the
+    machine hits all alike. ``amount`` (in ``unit``) only feeds the progress line.
+    With ``watches``, standard output is read through a :class:`Watch` per run,
+    collected there by contender."""
+    runs: dict[str, list[Measurement]] = {c.name: [] for c in contenders}
+    for round_no in range(rounds):
+        for contender in contenders:
+            if contender.before is not None:
+                contender.before(round_no)
+            os.sync()  # earlier runs' dirty pages are not this run's work
+            if watches is None:
+                run = run_measured(contender.argv(round_no), env=contender.env)
+            else:
+                run, watch = run_watched(contender.argv(round_no), env=contender.env)
+                watches.setdefault(contender.name, []).append(watch)
+            if contender.after is not None:
+                contender.after(round_no)
+            runs[contender.name].append(run)
+            rate = f"{amount / run.wall:9.1f} {unit}/s" if amount else f"{run.wall:7.2f} s"
+            print(f"  {label:24} {contender.name:26} {rate}  cpu {run.cpu:6.2f}s  "
+                  f"rss {run.max_rss / MiB:6.1f} MiB  load {run.load:.1f}", file=sys.stderr)
+    return runs
+
+
+def disk_room(path: Path, need: int, margin: int = 2 * 1024**3) -> bool:
+    """Whether the file system holding ``path`` has ``need`` bytes free, plus a margin."""
+    return shutil.disk_usage(path).free >= need + margin
 
 
 @dataclass(frozen=True)
 class Summary:
     runs: int
     mib_s: float
-    """Median throughput in MiB/s."""
+    """Median throughput in MiB/s (in things/s when summarised with ``scale`` 1)."""
     mib_s_min: float
     mib_s_max: float
     cpu: float
@@ -106,8 +232,10 @@ class Summary:
     rss_max: int
 
 
-def summarise(runs: Sequence[Measurement], size: int) -> Summary:
-    speeds = [size / MiB / run.wall for run in runs]
+def summarise(runs: Sequence[Measurement], size: float, scale: float = MiB) -> Summary:
+    """``size`` bytes per run in MiB/s (or, with ``scale`` 1, ``size`` things per second:
+    files, entries)."""
+    speeds = [size / scale / run.wall for run in runs]
     cpus = [run.cpu for run in runs]
     rss = [run.max_rss for run in runs]
     return Summary(len(runs), statistics.median(speeds), min(speeds), max(speeds),

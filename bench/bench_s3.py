@@ -139,8 +139,12 @@ def rclone_client(rclone: Path, config_dir: Path) -> Client:
     )
 
 
-def start_rclone_bench(root: Path) -> tuple[S3Server, ServerProcess]:
+def start_rclone_bench(root: Path, prepare: Callable[[Path], None] | None = None
+                       ) -> tuple[S3Server, ServerProcess]:
     """``rclone serve s3`` with its default caches.
+
+    ``prepare(data_dir)`` runs before the server starts: what it puts there (a
+    bucket folder full of files) is served without going through S3.
 
     The test fixture turns the directory cache off (tests drop files straight into
     the served folder); then rclone re-hashes the whole object on every request
@@ -153,6 +157,8 @@ def start_rclone_bench(root: Path) -> tuple[S3Server, ServerProcess]:
 
     data_dir = root / "data"
     data_dir.mkdir()
+    if prepare is not None:
+        prepare(data_dir)
     access_key, secret_key, region = "orbitbench", secrets.token_urlsafe(24), "us-east-1"
     env = {k: v for k, v in os.environ.items() if not k.startswith("RCLONE_")}
 

@@ -1,0 +1,185 @@
+"""Case 6, GUI overhead: the same S3 upload and download driven from the app's own
+wiring on the qasync loop (a Workbench: the real main window and its TransferQueue,
+the queue panel shown with the transfer expanded, offscreen) vs the same engine
+headless on plain asyncio, vs `orbit cp` for reference.
+
+Both children time the transfer itself (queue.add() to done) so interpreter and
+Qt start-up are not counted; the GUI child also runs a 10 ms QTimer heartbeat
+and reports the worst event-loop stall. Target: GUI >= 0.9x headless.
+
+    python -m bench.gui_overhead [--quick] [--large 1GiB] [--rounds 3]
+    python -m bench.gui_overhead child gui|headless SOURCE DESTINATION   # one transfer
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import sys
+import time
+from typing import Any
+
+from bench._harness import Contender, MiB, Watch, alternate, format_size, make_file, same
+from bench._report import CaseResult, Options, Target, case_main
+from bench._servers import BUCKET, Session
+from bench.bench_s3 import md5_of
+from bench.s3_large import seed
+
+__all__ = ["run"]
+
+
+def _target(text: str) -> tuple[str | None, str]:
+    profile, sep, path = text.partition(":")
+    return (profile, path) if sep and path.startswith("/") else (None, text)
+
+
+async def _transfer(queue: Any, pool: Any, source: str, destination: str) -> float:
+    from orbit_gui.engine.transfer.conflicts import ConflictPolicy
+    from orbit_gui.engine.transfer.progress import TransferState
+    from orbit_gui.engine.transfer.request import Endpoint, TransferOptions, TransferRequest
+
+    (src_ref, src_path), (dst_ref, dst_path) = _target(source), _target(destination)
+    request = TransferRequest(Endpoint(await pool.get(src_ref), src_path, src_ref),
+                              Endpoint(await pool.get(dst_ref), dst_path, dst_ref),
+                              options=TransferOptions(conflict=ConflictPolicy.OVERWRITE))
+    start = time.perf_counter()
+    snapshot = await queue.add(request).wait()
+    seconds = time.perf_counter() - start
+    if snapshot.state is not TransferState.DONE:
+        raise RuntimeError(f"transfer ended {snapshot.state}: {snapshot.error}")
+    return seconds
+
+
+async def _headless(source: str, destination: str) -> dict[str, Any]:
+    from orbit_gui.engine.connections import ConnectionPool
+    from orbit_gui.engine.profiles import ProfileStore
+    from orbit_gui.engine.transfer import TransferQueue
+
+    pool = ConnectionPool(ProfileStore())
+    queue = await TransferQueue.open(opener=pool.get)
+    try:
+        seconds = await _transfer(queue, pool, source, destination)
+    finally:
+        await queue.aclose()
+        await pool.aclose()
+    return {"seconds": seconds}
+
+
+async def _gui(source: str, destination: str) -> dict[str, Any]:
+    from PySide6.QtCore import QTimer
+
+    from bench._qt import Heartbeat
+    from orbit_gui.workbench import Workbench
+
+    bench = await Workbench.open()
+    bench.window.resize(1200, 800)
+    bench.window.show()
+    expand = QTimer()
+    expand.setInterval(100)
+    expand.timeout.connect(bench.panel.view.expandAll)  # the transfer with its parts
+    expand.start()
+    beat = Heartbeat()
+    transfer_start = time.perf_counter() - beat.started
+    try:
+        seconds = await _transfer(bench.queue, bench.pool, source, destination)
+    finally:
+        beat.stop()
+        expand.stop()
+        rows = bench.panel.model.rowCount()
+        await bench.aclose()
+    return {"seconds": seconds, "worst_stall": beat.worst, "worst_at": beat.worst_at,
+            "transfer_start": transfer_start, "ticks": beat.ticks, "rows": rows}
+
+
+def _child(argv: list[str]) -> int:
+    mode, source, destination = argv
+    if mode == "gui":
+        from bench._qt import run_on_qt
+
+        return run_on_qt(lambda: _gui(source, destination))
+    print(json.dumps(asyncio.run(_headless(source, destination))), flush=True)
+    return 0
+
+
+def _when(data: dict[str, Any], direction: str) -> str:
+    reports = data[f"{direction}/GUI (Workbench, qasync)"]["reports"]
+    worst = max(reports, key=lambda r: r["worst_stall"])
+    return f"{worst['worst_at'] - worst['transfer_start']:+.2f} s from the transfer's start"
+
+
+def run(session: Session, options: Options) -> CaseResult:
+    size = options.large
+    result = CaseResult("gui_overhead", f"6. GUI overhead: S3 {format_size(size)} through the "
+                        "app on qasync vs the same engine headless",
+                        ["dir", "client", "MiB/s med", "(min-max)", "CPU s", "peak RSS MiB",
+                         "worst stall ms", "x headless"])
+    server = session.s3()
+    source = session.work / "gui.bin"
+    make_file(source, size)
+    digest = md5_of(source)
+    seed(server, source, "gui-seed.bin")
+    local = session.work / "gui-down.bin"
+    child = [sys.executable, "-m", "bench.gui_overhead", "child"]
+    try:
+        for direction in ("up", "down"):
+            src, dst = ((str(source), f"rclone:/{BUCKET}/gui-up.bin") if direction == "up"
+                        else (f"rclone:/{BUCKET}/gui-seed.bin", str(local)))
+
+            def after(n: int, direction: str = direction) -> None:
+                if direction == "down":
+                    if md5_of(local) != digest:
+                        raise RuntimeError("the GUI benchmark downloaded a different file")
+                    local.unlink()
+
+            contenders = [
+                Contender("GUI (Workbench, qasync)", same([*child, "gui", src, dst]),
+                          session.env, after=after),
+                Contender("headless TransferQueue", same([*child, "headless", src, dst]),
+                          session.env, after=after),
+                Contender("orbit cp", same(session.orbit_cp(src, dst)), session.env,
+                          after=after)]
+            watches: dict[str, list[Watch]] = {}
+            runs = alternate(contenders, options.rounds, label=f"gui {direction}",
+                             watches=watches)
+            rates: dict[str, list[float]] = {}
+            stalls: list[float] = []
+            for contender in contenders:
+                name = contender.name
+                if name == "orbit cp":
+                    rates[name] = [size / MiB / m.wall for m in runs[name]]
+                    continue
+                reports = [json.loads(w.tail.strip().splitlines()[-1]) for w in watches[name]]
+                rates[name] = [size / MiB / r["seconds"] for r in reports]
+                stalls += [r["worst_stall"] for r in reports if "worst_stall" in r]
+                result.data[f"{direction}/{name}"] = {"runs": runs[name], "reports": reports}
+            med = {n: statistics.median(r) for n, r in rates.items()}
+            base = med["headless TransferQueue"]
+            for contender in contenders:
+                name = contender.name
+                cpu = statistics.median(m.cpu for m in runs[name])
+                rss = statistics.median(m.max_rss for m in runs[name])
+                stall = f"{max(stalls) * 1000:.0f}" if name.startswith("GUI") else ""
+                result.rows.append([direction, name, f"{med[name]:.1f}",
+                                    f"({min(rates[name]):.0f}-{max(rates[name]):.0f})",
+                                    f"{cpu:.2f}", f"{rss / MiB:.0f}", stall,
+                                    f"{med[name] / base:.2f}"])
+            gui = med["GUI (Workbench, qasync)"]
+            result.targets.append(Target(
+                f"GUI overhead {direction}", f"{gui / base:.2f}x headless ({gui:.0f} vs "
+                f"{base:.0f} MiB/s), worst stall {max(stalls) * 1000:.0f} ms "
+                f"({_when(result.data, direction)})", ">= 0.9x",
+                gui >= 0.9 * base))
+    finally:
+        source.unlink(missing_ok=True)
+        local.unlink(missing_ok=True)
+    result.notes.append("GUI and headless rates are the transfer's own time (queue.add() to "
+                        "done); orbit cp's is its whole process (start-up included), for "
+                        "reference.")
+    return result
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["child"]:
+        sys.exit(_child(sys.argv[2:]))
+    sys.exit(case_main("gui_overhead", run, __doc__))

@@ -1,0 +1,153 @@
+"""Case 3, SFTP and SMB large file: `orbit cp` vs OpenSSH `sftp -b` and Samba `smbclient`.
+
+The same file up and down against the private sshd and smbd of the run,
+alternating runs; MiB/s, client CPU seconds, peak RSS. Targets: SFTP >= 1.0x
+OpenSSH's sftp, SMB >= 0.8x smbclient, both ways.
+
+    python -m bench.sftp_smb [--quick] [--large 1GiB] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from bench._harness import Contender, Measurement, alternate, format_size, make_file
+from bench._report import TRANSFER_HEADERS, CaseResult, Options, Target, case_main, compare
+from bench._servers import Session
+
+__all__ = ["Remote", "remotes", "run"]
+
+
+class Remote:
+    """One file protocol of the run: where orbit and the peer put and get files."""
+
+    def __init__(self, protocol: str, folder: Path, orbit_path: Callable[[str], str],
+                 peer: str, peer_argv: Callable[[str, Path, str], list[str]],
+                 peer_env: dict[str, str], goal: float) -> None:
+        self.protocol = protocol
+        self.folder = folder
+        """The local folder behind the remote root the benchmark uses."""
+        self.orbit_path = orbit_path
+        """name in that folder -> orbit target."""
+        self.peer = peer
+        self.peer_argv = peer_argv
+        """(put|get, local file, remote name) -> the peer's command line."""
+        self.peer_env = peer_env
+        self.goal = goal
+
+
+def _sftp(session: Session) -> Remote:
+    info = session.sftp()
+    batch = session.work / "sftp-batch"
+
+    def argv(verb: str, local: Path, name: str) -> list[str]:
+        remote = f"{info.root}/{name}"
+        batch.write_text(f"put {local} {remote}\n" if verb == "put" else
+                         f"get {remote} {local}\n")
+        return ["sftp", "-q", "-b", str(batch), "-P", str(info.port), "-i",
+                str(info.client_key), "-o", f"UserKnownHostsFile={info.known_hosts}",
+                "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
+                f"{info.user}@{info.host}"]
+
+    return Remote("SFTP", info.root, lambda name: f"sftp:{info.root}/{name}", "openssh-sftp",
+                  argv, dict(os.environ), 1.0)
+
+
+def _smb(session: Session) -> Remote:
+    info = session.smb()
+    auth = session.work / "smb-auth"
+    auth.write_text(f"username = {info.user}\npassword = {info.password}\n")
+    auth.chmod(0o600)
+
+    def argv(verb: str, local: Path, name: str) -> list[str]:
+        command = f'put "{local}" "{name}"' if verb == "put" else f'get "{name}" "{local}"'
+        return ["smbclient", f"//{info.host}/{info.share}", "-p", str(info.port), "-A",
+                str(auth), "-m", "SMB3", "-c", command]
+
+    return Remote("SMB", info.root, lambda name: f"smb:/{info.share}/{name}", "smbclient",
+                  argv, dict(os.environ), 0.8)
+
+
+def remotes(session: Session) -> list[Remote]:
+    return [_sftp(session), _smb(session)]
+
+
+def contenders(session: Session, remote: Remote, source: Path, direction: str,
+               seed: str) -> list[Contender]:
+    """orbit and the peer, putting ``source`` (then size-checked and removed) or
+    getting ``seed`` (then size-checked and removed)."""
+    size = source.stat().st_size
+    local = session.work / "download.bin"
+
+    def one(name: str, env: dict[str, str]) -> Contender:
+        def argv(n: int) -> list[str]:
+            up_name = f"up-{name}-{n}.bin"
+            if name == "orbit":
+                return (session.orbit_cp(str(source), remote.orbit_path(up_name))
+                        if direction == "up" else
+                        session.orbit_cp(remote.orbit_path(seed), str(local)))
+            return (remote.peer_argv("put", source, up_name) if direction == "up" else
+                    remote.peer_argv("get", local, seed))
+
+        def after(n: int) -> None:
+            done = remote.folder / f"up-{name}-{n}.bin" if direction == "up" else local
+            got = done.stat().st_size
+            done.unlink()
+            if got != size:
+                raise RuntimeError(f"{name} {remote.protocol} {direction}: {got} bytes")
+
+        return Contender(name, argv, env, after=after)
+
+    return [one("orbit", session.env), one(remote.peer, remote.peer_env)]
+
+
+def place_seed(remote: Remote, source: Path, name: str) -> Path:
+    """A copy of ``source`` in the served folder (a hard link where possible)."""
+    seed = remote.folder / name
+    seed.unlink(missing_ok=True)
+    try:
+        os.link(source, seed)
+    except OSError:
+        import shutil
+
+        shutil.copyfile(source, seed)
+    seed.chmod(0o644)
+    return seed
+
+
+def run(session: Session, options: Options) -> CaseResult:
+    size = options.large
+    result = CaseResult("sftp_smb", f"3. SFTP and SMB large file ({format_size(size)}), "
+                        "orbit cp vs OpenSSH sftp and smbclient", TRANSFER_HEADERS)
+    source = session.work / "large.bin"
+    print(f"generating {format_size(size)} ...", file=sys.stderr)
+    make_file(source, size)
+    try:
+        for remote in remotes(session):
+            seed = place_seed(remote, source, "large-seed.bin")
+            for direction in ("up", "down"):
+                runs: dict[str, list[Measurement]] = alternate(
+                    contenders(session, remote, source, direction, seed.name), options.rounds,
+                    label=f"{remote.protocol} {direction}", amount=size / 2**20)
+                rows, summaries, ref = compare(f"{remote.protocol} {direction}", runs, size)
+                result.rows += rows
+                ours, peer = summaries["orbit"], summaries[ref]
+                result.targets.append(Target(
+                    f"{remote.protocol} {direction} vs {ref}",
+                    f"{ours.mib_s / peer.mib_s:.2f}x ({ours.mib_s:.0f} vs {peer.mib_s:.0f} "
+                    "MiB/s)", f">= {remote.goal:.1f}x", ours.mib_s >= remote.goal * peer.mib_s))
+                result.data[f"{remote.protocol}/{direction}"] = {"runs": runs,
+                                                                 "summaries": summaries}
+            seed.unlink()
+    finally:
+        source.unlink(missing_ok=True)
+    result.notes.append("Both sides with their defaults on loopback: OpenSSH sftp (its "
+                        "default cipher, 32 requests of 32 KiB) and smbclient -m SMB3.")
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(case_main("sftp_smb", run, __doc__))
