@@ -33,10 +33,10 @@ class Options:
     """The large-file size of cases 1, 3 and 6 (and the small side of case 4)."""
     huge: int = 4096 * MiB
     """The large side of the memory case."""
-    small_files: int = 5000
+    small_files: int = 1000
     listing: int = 1_000_000
     """Entries of the SFTP listing (and the GUI model's)."""
-    listing_s3: int = 50_000
+    listing_s3: int = 20_000
     window_size: int = 512 * MiB
     moto: bool = False
     tmp: Path | None = None
@@ -51,11 +51,11 @@ class Options:
         parser.add_argument("--large", type=parse_size, help="large file (default 1GiB)")
         parser.add_argument("--huge", type=parse_size,
                             help="memory case's large file (default 4GiB)")
-        parser.add_argument("--small-files", type=int, help="small files (default 5000)")
+        parser.add_argument("--small-files", type=int, help="small files (default 1000)")
         parser.add_argument("--listing", type=int,
                             help="SFTP listing entries (default 1000000)")
         parser.add_argument("--listing-s3", type=int,
-                            help="S3 listing entries (default 50000)")
+                            help="S3 listing entries (default 20000)")
         parser.add_argument("--window-size", type=parse_size,
                             help="sliding-window case's file (default 512MiB)")
         parser.add_argument("--moto", action="store_true", help="also run case 1 on moto")
@@ -64,7 +64,7 @@ class Options:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Options:
-        base = cls(quick=True, large=128 * MiB, huge=512 * MiB, small_files=500,
+        base = cls(quick=True, large=128 * MiB, huge=512 * MiB, small_files=300,
                    listing=20_000, listing_s3=5000, window_size=128 * MiB) if args.quick else cls()
         given = {name: getattr(args, name) for name in
                  ("rounds", "large", "huge", "small_files", "listing", "listing_s3",

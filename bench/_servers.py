@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench._harness import ROOT
+from bench._harness import ROOT, Measurement, format_size, make_file
 
 if str(ROOT) not in sys.path:  # tests.servers starts the servers for us
     sys.path.insert(0, str(ROOT))
@@ -63,7 +63,9 @@ class Session:
         self.env = {k: v for k, v in os.environ.items()
                     if not k.startswith(("AWS_", "RCLONE_"))}
         self.env["ORBIT_CONFIG_DIR"] = str(self.config)
-        self.notes: list[str] = []
+        self.orbit_runs: dict[tuple[str, str, int], list[Measurement]] = {}
+        """orbit cp runs by (protocol, direction, size): the memory case reuses the
+        large-file cases' runs instead of repeating them."""
 
     def __enter__(self) -> Session:
         return self
@@ -169,14 +171,18 @@ class Session:
 
         grant_access(list(folders), server_user(), self.work)
 
+    @contextlib.contextmanager
+    def test_file(self, name: str, size: int) -> Iterator[Path]:
+        """``size`` random bytes in the work folder, removed afterwards."""
+        path = self.work / name
+        print(f"generating {format_size(size)} ...", file=sys.stderr)
+        make_file(path, size)
+        try:
+            yield path
+        finally:
+            path.unlink(missing_ok=True)
+
     def on_close(self, cleanup: Callable[[], None]) -> None:
         self._cleanups.append(cleanup)
 
 
-@contextlib.contextmanager
-def scratch_file(path: Path) -> Iterator[Path]:
-    """``path``, removed afterwards whatever happens."""
-    try:
-        yield path
-    finally:
-        path.unlink(missing_ok=True)

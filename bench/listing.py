@@ -1,5 +1,5 @@
 """Case 5, listing scale: one folder of N entries (default 1,000,000 empty files),
-served as an SFTP folder by the sshd, and one of fewer (default 50,000) as an S3
+served as an SFTP folder by the sshd, and one of fewer (default 20,000) as an S3
 bucket by `rclone serve s3`: every S3 client here parses XML pages at about
 0.3 ms of CPU per entry, so 1M keys would take ~6 minutes per client and run.
 At 200,000 entries or more each client runs once.

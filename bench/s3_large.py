@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from bench._harness import Contender, alternate, ensure_awscli, format_size, make_file
+from bench._harness import Contender, alternate, ensure_awscli, format_size
 from bench._report import TRANSFER_HEADERS, CaseResult, Options, Target, case_main, compare
 from bench._servers import BUCKET, Session
 from bench.bench_s3 import Client, aws_client, md5_of, rclone_client, s3_admin
@@ -83,10 +83,7 @@ def run(session: Session, options: Options) -> CaseResult:
     size = options.large
     result = CaseResult("s3_large", f"1. S3 large file ({format_size(size)}), "
                         "orbit cp vs aws CLI vs rclone copyto", TRANSFER_HEADERS)
-    source = session.work / "large.bin"
-    print(f"generating {format_size(size)} ...", file=sys.stderr)
-    make_file(source, size)
-    try:
+    with session.test_file("large.bin", size) as source:
         for kind in ["rclone", "moto"] if options.moto else ["rclone"]:
             server = session.s3(kind)
             seed(server, source, "large-seed.bin")
@@ -107,8 +104,8 @@ def run(session: Session, options: Options) -> CaseResult:
                     f"{peer.cpu:.2f} s)", ">= 1.0x rate at <= 1.0x CPU", fast and lean))
                 result.data[f"{kind}/{direction}"] = {"reference": ref, "runs": runs,
                                                       "summaries": summaries}
-    finally:
-        source.unlink(missing_ok=True)
+                if kind == "rclone":
+                    session.orbit_runs[("S3", direction, size)] = runs["orbit"]
     result.notes.append("Every client with its defaults (orbit: 8 MiB parts/ranges x 4, "
                         "whole-file MD5 check on download; aws CLI: s3transfer 8 MiB x 10; "
                         "rclone: 4 streams); CPU is user+sys of the client process only.")

@@ -1,6 +1,6 @@
 """Case 2, S3 many small files: `orbit cp -R` vs `aws s3 cp --recursive` vs `rclone copy`.
 
-A folder tree of N x 16 KiB files (default 5,000 in 50 folders), up and
+A folder tree of N x 16 KiB files (default 1,000; 5,000 with --small-files 5000), up and
 down against `rclone serve s3`, alternating runs; files/s. Target: >= 1.0x
 the aws CLI.
 

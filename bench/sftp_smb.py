@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from bench._harness import Contender, Measurement, alternate, format_size, make_file
+from bench._harness import Contender, Measurement, alternate, format_size
 from bench._report import TRANSFER_HEADERS, CaseResult, Options, Target, case_main, compare
 from bench._servers import Session
 
@@ -122,10 +122,7 @@ def run(session: Session, options: Options) -> CaseResult:
     size = options.large
     result = CaseResult("sftp_smb", f"3. SFTP and SMB large file ({format_size(size)}), "
                         "orbit cp vs OpenSSH sftp and smbclient", TRANSFER_HEADERS)
-    source = session.work / "large.bin"
-    print(f"generating {format_size(size)} ...", file=sys.stderr)
-    make_file(source, size)
-    try:
+    with session.test_file("large.bin", size) as source:
         for remote in remotes(session):
             seed = place_seed(remote, source, "large-seed.bin")
             for direction in ("up", "down"):
@@ -141,9 +138,8 @@ def run(session: Session, options: Options) -> CaseResult:
                     "MiB/s)", f">= {remote.goal:.1f}x", ours.mib_s >= remote.goal * peer.mib_s))
                 result.data[f"{remote.protocol}/{direction}"] = {"runs": runs,
                                                                  "summaries": summaries}
+                session.orbit_runs[(remote.protocol, direction, size)] = runs["orbit"]
             seed.unlink()
-    finally:
-        source.unlink(missing_ok=True)
     result.notes.append("Both sides with their defaults on loopback: OpenSSH sftp (its "
                         "default cipher, 32 requests of 32 KiB) and smbclient -m SMB3.")
     return result
