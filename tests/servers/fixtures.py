@@ -89,12 +89,18 @@ def start_or_skip(
     skip_or_fail(f"{name} test server could not start: {message.splitlines()[0]}", message)
 
 
-def _serve(factory: pytest.TempPathFactory, name: str, starter: Starter[T]) -> Iterator[T]:
-    info, process = start_or_skip(name, starter, factory.mktemp(name), temp_base(factory))
+def serve_in(root: Path, factory: pytest.TempPathFactory, name: str,
+             starter: Starter[T]) -> Iterator[T]:
+    """Run a server in ``root`` for as long as the generator lives (a fixture's body)."""
+    info, process = start_or_skip(name, starter, root, temp_base(factory))
     try:
         yield info
     finally:
         process.stop()
+
+
+def _serve(factory: pytest.TempPathFactory, name: str, starter: Starter[T]) -> Iterator[T]:
+    yield from serve_in(factory.mktemp(name), factory, name, starter)
 
 
 @pytest.fixture(scope="session")
