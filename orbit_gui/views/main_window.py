@@ -245,6 +245,12 @@ class MainWindow(QMainWindow):
                 toolbar.addAction(tool)
         self.addToolBar(toolbar)
 
+        # Keys that act on the selected files work only with the focus in a file table:
+        # Delete in the filter box deletes text, and the queue panel has its own Delete.
+        for action in (self.new_folder_action, self.rename_action, self.delete_action,
+                       self.copy_path_action, self.copy_link_action, self.properties_action):
+            self.removeAction(action)
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         context = (self.upload_action, self.download_action, None, self.new_folder_action,
                    self.rename_action, self.delete_action, None, self.copy_path_action,
                    self.copy_link_action, self.properties_action, None, self.refresh_action)

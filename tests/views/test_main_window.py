@@ -16,6 +16,7 @@ from orbit_gui.models.listing_model import Column, ListingState
 from orbit_gui.views.browser_pane import BrowserPane
 from orbit_gui.views.main_window import MainWindow
 from tests.models.qt_waits import wait_until
+from tests.views.dialog_waits import wait_for_child
 from tests.views.workbench_support import open_workbench, rows, settled
 
 pytestmark = [pytest.mark.qt]
@@ -254,3 +255,21 @@ async def test_scrolling_to_the_bottom_fetches_more(qtbot: QtBot, tmp_path: Path
                 pane.view.scrollToBottom()
         assert model.rowCount() == 300
         assert pane.status_label.text() == "300 entries"
+
+
+async def test_delete_key_asks_first_and_only_in_the_file_table(
+        qtbot: QtBot, tree: Path) -> None:
+    async with open_window(qtbot, tree) as window:
+        pane = window.local_pane
+        qtbot.keyClick(pane.filter_edit, Qt.Key.Key_X)
+        qtbot.keyClick(pane.filter_edit, Qt.Key.Key_Delete)  # edits the filter text
+        assert not [b for b in window.findChildren(QMessageBox) if b.isVisible()]
+        pane.filter_edit.clear()
+        await settled(pane)
+        pane.view.setFocus()
+        pane.view.selectRow(rows(pane).index("notes.txt"))
+        qtbot.keyClick(pane.view, Qt.Key.Key_Delete)
+        box = await wait_for_child(window, QMessageBox)
+        assert "notes.txt" in box.informativeText()
+        box.button(QMessageBox.StandardButton.Cancel).click()
+        assert (tree / "notes.txt").exists()
