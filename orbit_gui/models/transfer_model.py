@@ -184,10 +184,11 @@ def _runs(rows: Sequence[int]) -> list[tuple[int, int]]:
     return runs
 
 
-def _record_snapshot(record: TransferRecord) -> TransferSnapshot:
+def _record_snapshot(record: TransferRecord,
+                     state: TransferState = TransferState.INTERRUPTED) -> TransferSnapshot:
     return TransferSnapshot(
         id=record.id, direction=Direction(record.direction), source=record.source,
-        destination=record.destination, state=TransferState.INTERRUPTED,
+        destination=record.destination, state=state,
         bytes_done=record.bytes_done, total=record.total, files_done=record.files_done,
         files_total=record.files_total, error=record.error, position=-1)
 
@@ -211,6 +212,8 @@ class TransferModel(QAbstractItemModel):
         self._by_serial: dict[int, str] = {}
         self._serials = 0
         self._records: dict[str, TransferRecord] = {}
+        self._history: set[str] = set()
+        """Rows of transfers an earlier run finished: shown, never driven."""
         self._pending: dict[str, TransferEvent] = {}
         self._counts: Counter[TransferState] = Counter()
         self._speeds: dict[str, tuple[Direction, float]] = {}
@@ -273,14 +276,34 @@ class TransferModel(QAbstractItemModel):
         self._restore_order()
         self.summary_changed.emit()
 
+    def add_history(self, records: Iterable[TransferRecord]) -> None:
+        """Show transfers earlier runs finished (done, failed, cancelled), for the
+        Finished and Failed tabs; they take no commands but Remove."""
+        fresh = []
+        for record in records:
+            if record.id in self._row_of or not record.is_finished:
+                continue
+            self._history.add(record.id)
+            fresh.append(_record_snapshot(record, TransferState(record.state)))
+        self._insert(fresh)
+        self.summary_changed.emit()
+
+    def is_history(self, transfer_id: str) -> bool:
+        return transfer_id in self._history
+
+    def history_ids(self) -> list[str]:
+        return [key for key in self._history if key in self._row_of]
+
     def record(self, transfer_id: str) -> TransferRecord | None:
         """The journal record of an interrupted row not (yet) resumed."""
         return self._records.get(transfer_id)
 
-    def forget(self, transfer_id: str) -> None:
-        """Drop an interrupted row (its record was discarded)."""
-        self._records.pop(transfer_id, None)
-        self._remove([transfer_id])
+    def forget(self, *transfer_ids: str) -> None:
+        """Drop rows not in the queue: interrupted ones discarded, history cleared."""
+        for key in transfer_ids:
+            self._records.pop(key, None)
+            self._history.discard(key)
+        self._remove(list(transfer_ids))
         self.summary_changed.emit()
 
     # -- lookups ------------------------------------------------------------------------------

@@ -258,8 +258,9 @@ class TransferPanel(QWidget):
         return [r for r in found if r is not None]
 
     def _live(self) -> list[TransferSnapshot]:
-        """Selected transfers that are in the queue (not journal records)."""
-        return [s for s in self._snapshots() if self.model.record(s.id) is None]
+        """Selected transfers that are in the queue (not journal records or history)."""
+        return [s for s in self._snapshots() if self.model.record(s.id) is None
+                and not self.model.is_history(s.id)]
 
     # -- controls -----------------------------------------------------------------------------
 
@@ -286,6 +287,9 @@ class TransferPanel(QWidget):
                 self._spawn(f"cancel {transfer_name(snapshot)}", self.queue.cancel(snapshot.id))
 
     def remove_selected(self) -> None:
+        history = [key for key in self.selected_ids() if self.model.is_history(key)]
+        if history:
+            self.model.forget(*history)
         for snapshot in self._live():
             self._spawn(f"remove {transfer_name(snapshot)}", self.queue.remove(snapshot.id))
 
@@ -321,6 +325,7 @@ class TransferPanel(QWidget):
         self._spawn("resume all transfers", self.queue.resume_all())
 
     def clear_finished(self) -> None:
+        self.model.forget(*self.model.history_ids())
         self._spawn("clear the finished transfers", self.queue.clear_finished())
 
     def open_destination(self) -> None:
@@ -383,6 +388,10 @@ class TransferPanel(QWidget):
             self._report(f"Could not read the transfer journal: {exc.message}")
             return
         self.model.add_interrupted(records)
+        try:
+            self.model.add_history(await self.queue.history())
+        except OrbitError as exc:
+            self._report(f"Could not read the transfer history: {exc.message}")
         if records:
             count = len(records)
             noun = "transfer was" if count == 1 else "transfers were"
@@ -452,14 +461,16 @@ class TransferPanel(QWidget):
 
     def _refresh_actions(self) -> None:
         snapshots = self._snapshots()
-        live = [s for s in snapshots if self.model.record(s.id) is None]
+        live = [s for s in snapshots if self.model.record(s.id) is None
+                and not self.model.is_history(s.id)]
         states = {s.state for s in live}
-        has_records = len(live) < len(snapshots)
+        has_records = any(self.model.record(s.id) is not None for s in snapshots)
         self.pause_action.setEnabled(bool(states & _PAUSABLE))
         self.resume_action.setEnabled(bool(states & _RESUMABLE) or has_records)
         self.retry_action.setEnabled(bool(states & _RETRYABLE))
         self.cancel_action.setEnabled(any(not s.finished for s in live))
-        self.remove_action.setEnabled(bool(live))
+        self.remove_action.setEnabled(
+            bool(live) or any(self.model.is_history(s.id) for s in snapshots))
         self.discard_action.setEnabled(has_records)
         self.up_action.setEnabled(bool(live))
         self.down_action.setEnabled(bool(live))

@@ -307,3 +307,33 @@ def test_segment_map_packs_ten_thousand_parts_and_keeps_a_failure_visible() -> N
     assert cells[35].state is CellState.FAILED
     assert {c.state for c in cells[21:35]} == {CellState.PENDING}
     assert pack_segments(parts[:10], 50) == [pack_segments(parts[:10], 10)[n] for n in range(10)]
+
+
+async def test_transfers_finished_in_an_earlier_run_show_in_the_finished_tabs(
+        qtbot: QtBot, tmp_path: Path) -> None:
+    journal = tmp_path / "journal.sqlite3"
+    (tmp_path / "a.txt").write_text("a")
+    local = LocalBackend()
+    async with await TransferQueue.open(journal) as earlier:
+        done = earlier.add(TransferRequest(Endpoint(local, str(tmp_path / "a.txt")),
+                                           Endpoint(local, str(tmp_path / "copy.txt")),
+                                           options=options()), transfer_id="earlier-ok")
+        missing = earlier.add(TransferRequest(Endpoint(local, str(tmp_path / "gone.txt")),
+                                              Endpoint(local, str(tmp_path / "x.txt")),
+                                              options=options()), transfer_id="earlier-bad")
+        assert (await done.wait()).state is TransferState.DONE
+        assert (await missing.wait()).state is TransferState.FAILED
+    async with await TransferQueue.open(journal) as queue:
+        panel = await shown(TransferPanel(queue), qtbot)
+        await panel.show_interrupted()
+        assert state_of(panel, "earlier-ok") is TransferState.DONE
+        assert state_of(panel, "earlier-bad") is TransferState.FAILED
+        assert panel.tabs.tabText(1).endswith("(1)") and panel.tabs.tabText(2).endswith("(1)")
+        panel.tabs.setCurrentIndex(1)
+        assert rows_in_view(panel) == ["earlier-ok"]
+        panel.select("earlier-ok")
+        assert not panel.retry_action.isEnabled() and panel.remove_action.isEnabled()
+        panel.clear_finished()
+        await panel.wait_actions()
+        assert state_of(panel, "earlier-ok") is None and state_of(panel, "earlier-bad") is None
+        panel.model.close()
