@@ -208,8 +208,7 @@ class MainWindow(QMainWindow):
             theme="network-server", fallback=pixmap.SP_DriveNetIcon,
             tip="Add, edit or remove saved connections")
         self.settings_action = self._action("&Settings…", self.settings_requested.emit,
-                                            standard=QKeySequence.StandardKey.Preferences,
-                                            theme="preferences-system")
+                                            shortcut="Ctrl+,", theme="preferences-system")
         quit_action = self._action("&Quit", self.close, shortcut="Ctrl+Q",
                                    theme="application-exit")
         about = self._action("&About Orbit", self._about)
