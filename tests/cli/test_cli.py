@@ -9,27 +9,16 @@ import sys
 from pathlib import Path
 
 import keyring
-import pytest
 
 from tests.cli.conftest import Orbit, json_lines
+from tests.profile_support import real_keyring
 from tests.servers.info import SshServer
 from tests.transfer_support import make_tree, sha256_file, tree_digest, write_pattern
 
+__all__ = ["real_keyring"]  # a fixture, used here and by test_cli_s3
+
 SECRET = "cli-s3cr3t-\u00fcnicode-value"
 MiB = 1024 * 1024
-
-
-def has_keyring() -> bool:
-    backend = keyring.get_keyring()
-    return backend.priority > 0 and "fail" not in type(backend).__module__
-
-
-@pytest.fixture
-def real_keyring() -> None:
-    if not has_keyring():
-        if os.environ.get("CI") == "true":
-            pytest.fail("no Secret Service keyring in CI")
-        pytest.skip("no keyring here: run through scripts/test-session.sh (make test)")
 
 
 def all_text_below(folder: Path) -> str:
