@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QGuiApplication
-from PySide6.QtWidgets import QApplication, QLineEdit, QMessageBox
+from PySide6.QtWidgets import QApplication, QDialog, QLabel, QLineEdit, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from orbit_gui.engine import BytesReader, Profile
@@ -208,6 +208,14 @@ async def test_toolbar_upload_download_and_file_commands(
         pane.view.selectRow(rows(pane).index("milk.txt"))
         window.copy_path_action.trigger()
         assert QGuiApplication.clipboard().text() == f"{profile.name}:{root}/milk.txt"
+        window.properties_action.trigger()
+        await bench.controller.wait_idle()
+        dialog = await wait_for_child(window, QDialog)
+        assert dialog.windowTitle() == "Properties of milk.txt"
+        shown = [label.text() for label in dialog.findChildren(QLabel)]
+        assert f"{root}/milk.txt" in shown and "text/plain" in shown
+        assert any(text.startswith("17 B") for text in shown), shown
+        dialog.close()
 
         # Download with Ctrl+D's action, into the local folder; then delete remotely.
         window.download_action.trigger()
