@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,9 +22,9 @@ MiB = 1024 * 1024
 
 
 async def shoot(work: Path) -> None:
-    from orbit_gui.engine import Profile, open_backend
     from orbit_gui.engine.backend import LocalFileReader
     from orbit_gui.engine.backends.local import LocalBackend
+    from orbit_gui.engine.backends.s3 import S3Backend
     from orbit_gui.engine.transfer import (
         ConflictPolicy,
         Endpoint,
@@ -33,6 +34,7 @@ async def shoot(work: Path) -> None:
         TransferState,
     )
     from orbit_gui.views.transfer_panel import TransferPanel
+    from tests.engine.s3_helpers import s3_profile
     from tests.models.qt_waits import wait_until
     from tests.servers.moto import start_moto
     from tests.transfer_support import make_tree, write_pattern
@@ -40,10 +42,8 @@ async def shoot(work: Path) -> None:
     (work / "moto").mkdir()
     info, process = start_moto(work / "moto")
     try:
-        profile = Profile(name="prod-s3", kind="s3", user=info.access_key,
-                          options={"endpoint_url": info.endpoint_url, "region": info.region,
-                                   "path_style": True})
-        s3 = await open_backend(profile, info.secret_key)
+        s3 = await S3Backend.from_profile(replace(s3_profile(info, stock=True), name="prod-s3"),
+                                          info.secret_key)
         local = LocalBackend()
         for bucket in ("/media-bucket", "/backups"):
             await s3.mkdir(bucket)

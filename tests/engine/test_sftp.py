@@ -109,6 +109,15 @@ async def connect(profile: Profile, secret: str | None = None) -> SftpBackend:
     return backend
 
 
+async def unknown_key(server: SshServer, **kwargs: Any) -> tuple[Profile, SftpHostKeyUnknown]:
+    """A ``key_profile`` whose known_hosts (a keyword) lacks ``server``'s key, and the
+    error connecting with it raises."""
+    profile = key_profile(server, **kwargs)
+    with pytest.raises(SftpHostKeyUnknown) as raised:
+        await connect(profile)
+    return profile, raised.value
+
+
 @pytest.fixture
 async def sftp(sshd_server: SshServer) -> AsyncIterator[SftpBackend]:
     backend = await connect(key_profile(sshd_server))
@@ -212,10 +221,7 @@ async def test_accepting_the_host_key_lets_the_next_connection_in(
     sshd_server: SshServer, tmp_path: Path
 ) -> None:
     known_hosts = tmp_path / "app" / "known_hosts"
-    profile = key_profile(sshd_server, known_hosts=known_hosts)
-    with pytest.raises(SftpHostKeyUnknown) as raised:
-        await connect(profile)
-    error = raised.value
+    profile, error = await unknown_key(sshd_server, known_hosts=known_hosts)
     assert error.accept(known_hosts=known_hosts) == known_hosts
     accept_host_key(sshd_server.host, error.port, error.public_key, known_hosts=known_hosts)
     assert known_hosts.read_text().count("\n") == 1, "accepting twice records the key once"
@@ -230,10 +236,8 @@ async def test_default_app_known_hosts_lives_in_the_config_dir(
 ) -> None:
     monkeypatch.setenv("ORBIT_CONFIG_DIR", str(tmp_path / "orbit"))
     assert app_known_hosts_path() == tmp_path / "orbit" / "config" / "known_hosts"
-    profile = key_profile(sshd_server, known_hosts=None)
-    with pytest.raises(SftpHostKeyUnknown) as raised:
-        await connect(profile)
-    raised.value.accept()
+    profile, error = await unknown_key(sshd_server, known_hosts=None)
+    error.accept()
     assert app_known_hosts_path().is_file()
     async with await connect(profile):
         pass

@@ -9,11 +9,10 @@ import pytest
 from orbit_gui.engine import HostKeyUnknown, open_backend
 from orbit_gui.engine.backends.sftp import (
     SftpBackend,
-    SftpHostKeyUnknown,
     trust_host_key,
     trust_host_key_for_session,
 )
-from tests.engine.test_sftp import key_profile
+from tests.engine.test_sftp import key_profile, unknown_key
 from tests.servers.info import SshServer
 
 
@@ -22,10 +21,8 @@ async def test_accept_once_trusts_the_key_for_this_process_only(
 ) -> None:
     known_hosts = tmp_path / "known_hosts"
     # Another port of the same host: what this test trusts stays out of other tests' way.
-    profile = key_profile(sshd_server, known_hosts=known_hosts, host="localhost")
-    with pytest.raises(SftpHostKeyUnknown) as raised:
-        await open_backend(profile)
-    assert trust_host_key(profile, raised.value, always=False) is None
+    profile, error = await unknown_key(sshd_server, known_hosts=known_hosts, host="localhost")
+    assert trust_host_key(profile, error, always=False) is None
     backend = await open_backend(profile)
     assert isinstance(backend, SftpBackend)
     await backend.aclose()
@@ -36,11 +33,9 @@ async def test_accept_always_records_the_key_in_the_profiles_known_hosts(
     sshd_server: SshServer, tmp_path: Path
 ) -> None:
     known_hosts = tmp_path / "app" / "known_hosts"
-    profile = key_profile(sshd_server, known_hosts=known_hosts)
-    with pytest.raises(SftpHostKeyUnknown) as raised:
-        await open_backend(profile)
-    assert trust_host_key(profile, raised.value, always=True) == known_hosts
-    assert raised.value.public_key.split()[1] in known_hosts.read_text()
+    profile, error = await unknown_key(sshd_server, known_hosts=known_hosts)
+    assert trust_host_key(profile, error, always=True) == known_hosts
+    assert error.public_key.split()[1] in known_hosts.read_text()
     async with await open_backend(profile):
         pass
 

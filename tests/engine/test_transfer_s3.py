@@ -7,14 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-import pytest
-
-from orbit_gui.engine import Backend, Profile, open_backend
+from orbit_gui.engine import Backend
 from orbit_gui.engine.backends.local import LocalBackend
 from orbit_gui.engine.retry import RetryPolicy
 from orbit_gui.engine.transfer import (
@@ -26,50 +22,17 @@ from orbit_gui.engine.transfer import (
     TransferRequest,
     TransferState,
 )
+from tests.engine.s3_helpers import connect, pending_uploads, s3, store, upstream
 from tests.engine.test_transfer_queue import GUARD, Watch
 from tests.fault_proxy import FaultProxy
 from tests.servers.fixtures import unique_name
 from tests.servers.info import S3Server
 from tests.transfer_support import Steered, make_tree, sha256_file, tree_digest, write_pattern
 
+__all__ = ["s3", "store"]  # fixtures used here
+
 MiB = 1024 * 1024
 QUICK = RetryPolicy(max_attempts=6, base_delay=0.01, max_delay=0.05)
-
-
-def s3_profile(server: S3Server, endpoint_url: str | None = None) -> Profile:
-    return Profile(name=f"test-{server.name}", kind="s3", user=server.access_key,
-                   options={"endpoint_url": endpoint_url or server.endpoint_url,
-                            "region": server.region, "path_style": True})
-
-
-async def connect(server: S3Server, endpoint_url: str | None = None) -> Backend:
-    return await open_backend(s3_profile(server, endpoint_url), server.secret_key)
-
-
-@pytest.fixture(params=["moto", "rclone"])
-def s3(request: pytest.FixtureRequest) -> S3Server:
-    server: S3Server = request.getfixturevalue(f"{request.param}_s3")
-    return server
-
-
-@pytest.fixture
-async def store(s3: S3Server) -> AsyncIterator[tuple[Backend, str]]:
-    """A connected backend and a fresh bucket ("/name") on it."""
-    backend = await connect(s3)
-    bucket = "/" + unique_name("xfer")
-    await backend.mkdir(bucket)
-    try:
-        yield backend, bucket
-    finally:
-        try:
-            await backend.delete(bucket, recursive=True)
-        finally:
-            await backend.aclose()
-
-
-async def pending_uploads(backend: Backend, bucket: str) -> list[Any]:
-    store: Any = backend
-    return list(await store.list_multipart_uploads(bucket.strip("/")))
 
 
 async def object_sha256(backend: Backend, path: str) -> str:
@@ -202,11 +165,9 @@ async def test_windowed_download_pauses_resumes_and_cancels(
 async def test_every_file_arrives_intact_through_resets_and_503s(
         s3: S3Server, tmp_path: Path, expect_log: Any) -> None:
     expect_log(r".")  # the backend may warn about the faults it sees; they are the point
-    upstream = urlsplit(s3.endpoint_url)
-    assert upstream.hostname is not None and upstream.port is not None
     src = tmp_path / "src"
     make_tree(src, small=40, large=(11 * MiB + 5,))
-    async with FaultProxy(upstream.hostname, upstream.port, every=4, limit=40) as proxy:
+    async with FaultProxy(*upstream(s3), every=4, limit=40) as proxy:
         backend = await connect(s3, proxy.url)
         direct = await connect(s3)
         bucket = "/" + unique_name("faults")
@@ -266,11 +227,9 @@ async def test_copy_within_one_store_happens_on_the_server(
         s3: S3Server, tmp_path: Path) -> None:
     from tests.engine.delay_proxy import DelayProxy
 
-    upstream = urlsplit(s3.endpoint_url)
-    assert upstream.hostname is not None and upstream.port is not None
     src = tmp_path / "src"
     make_tree(src, small=5, large=(6 * MiB + 1,))
-    async with DelayProxy(upstream.hostname, upstream.port) as proxy:
+    async with DelayProxy(*upstream(s3)) as proxy:
         backend = await connect(s3, proxy.url)
         bucket_a, bucket_b = "/" + unique_name("srv-a"), "/" + unique_name("srv-b")
         await backend.mkdir(bucket_a)

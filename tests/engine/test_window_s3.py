@@ -12,67 +12,29 @@ import asyncio
 import hashlib
 from collections.abc import AsyncIterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
-from orbit_gui.engine import Backend, BytesReader, Profile, SourceChanged, open_backend
+from orbit_gui.engine import Backend, BytesReader, SourceChanged
 from orbit_gui.engine.backends.local import TEMP_PREFIX
 from orbit_gui.engine.transfer import RangeState, WindowOptions, WindowState, download_to_file
 from tests.contract.streams import pattern_bytes
 from tests.engine.delay_proxy import DelayProxy, HeldRequest, RequestHead
+from tests.engine.s3_helpers import connect, proxied, proxy, s3
 from tests.engine.test_window import GUARD, Events, check_events, leftovers
 from tests.servers.fixtures import unique_name
 from tests.servers.info import S3Server
+
+__all__ = ["connect", "proxied", "proxy", "s3"]  # connect for test_window_fast_path; fixtures
 
 SLOT = 256 * 1024
 COUNT = 10
 SIZE = COUNT * SLOT - 1000  # the last range is short
 
 
-def s3_profile(server: S3Server, endpoint_url: str | None = None) -> Profile:
-    return Profile(
-        name=f"test-{server.name}",
-        kind="s3",
-        user=server.access_key,
-        options={
-            "endpoint_url": endpoint_url or server.endpoint_url,
-            "region": server.region,
-            "path_style": True,
-        },
-    )
-
-
-async def connect(server: S3Server, endpoint_url: str | None = None) -> Backend:
-    return await open_backend(s3_profile(server, endpoint_url), server.secret_key)
-
-
-@pytest.fixture(params=["moto", "rclone"])
-def s3(request: pytest.FixtureRequest) -> S3Server:
-    server: S3Server = request.getfixturevalue(f"{request.param}_s3")
-    return server
-
-
 @pytest.fixture
 async def direct(s3: S3Server) -> AsyncIterator[Backend]:
     backend = await connect(s3)
-    try:
-        yield backend
-    finally:
-        await backend.aclose()
-
-
-@pytest.fixture
-async def proxy(s3: S3Server) -> AsyncIterator[DelayProxy]:
-    endpoint = urlsplit(s3.endpoint_url)
-    assert endpoint.hostname is not None and endpoint.port is not None
-    async with DelayProxy(endpoint.hostname, endpoint.port) as started:
-        yield started
-
-
-@pytest.fixture
-async def proxied(s3: S3Server, proxy: DelayProxy) -> AsyncIterator[Backend]:
-    backend = await connect(s3, proxy.url)
     try:
         yield backend
     finally:

@@ -34,6 +34,7 @@ from tests.models.transfer_fixtures import (
     part,
     proxied,
     proxy,
+    s3,
     snapshot,
     until,
 )
@@ -41,7 +42,7 @@ from tests.transfer_support import sha256_file, write_pattern
 
 pytestmark = [pytest.mark.qt]
 
-__all__ = ["bucket", "proxied", "proxy"]  # fixtures used here
+__all__ = ["bucket", "proxied", "proxy", "s3"]  # fixtures used here
 
 
 @pytest.fixture

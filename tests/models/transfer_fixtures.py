@@ -3,7 +3,8 @@ delaying proxy in front of it, hand-made snapshots published through a real
 ProgressHub, and waits on the model's ticks.
 
 Import the fixtures into a test module (``from tests.models.transfer_fixtures
-import bucket, ...``) to use them there.
+import bucket, ...``) to use them there, with ``s3`` (moto) that they run on.
+``proxy`` and ``proxied`` come from tests/engine/s3_helpers.py.
 """
 
 from __future__ import annotations
@@ -12,11 +13,10 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
-from orbit_gui.engine import Backend, Profile, open_backend
+from orbit_gui.engine import Backend
 from orbit_gui.engine.retry import RetryPolicy
 from orbit_gui.engine.transfer import (
     ConflictPolicy,
@@ -29,9 +29,8 @@ from orbit_gui.engine.transfer import (
     TransferState,
 )
 from orbit_gui.models.transfer_model import TransferModel
-from tests.engine.delay_proxy import DelayProxy
+from tests.engine.s3_helpers import connect, pending_uploads, proxied, proxy, s3_bucket
 from tests.models.qt_waits import wait_until
-from tests.servers.fixtures import unique_name
 from tests.servers.info import S3Server
 
 __all__ = [
@@ -45,7 +44,7 @@ __all__ = [
     "pending_uploads",
     "proxied",
     "proxy",
-    "s3_profile",
+    "s3",
     "snapshot",
     "until",
 ]
@@ -54,16 +53,6 @@ MiB = 1024 * 1024
 GUARD = 90.0
 """Seconds after which a hung wait fails the test (never reached when it passes)."""
 QUICK = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05)
-
-
-def s3_profile(server: S3Server, endpoint_url: str | None = None) -> Profile:
-    return Profile(name=f"test-{server.name}", kind="s3", user=server.access_key,
-                   options={"endpoint_url": endpoint_url or server.endpoint_url,
-                            "region": server.region, "path_style": True})
-
-
-async def connect(server: S3Server, endpoint_url: str | None = None) -> Backend:
-    return await open_backend(s3_profile(server, endpoint_url), server.secret_key)
 
 
 def options(**kwargs: Any) -> TransferOptions:
@@ -75,41 +64,16 @@ def options(**kwargs: Any) -> TransferOptions:
 
 
 @pytest.fixture
-async def bucket(moto_s3: S3Server) -> AsyncIterator[tuple[Backend, str]]:
+def s3(moto_s3: S3Server) -> S3Server:
+    """The server the fixtures from tests/engine/s3_helpers.py use here: moto only."""
+    return moto_s3
+
+
+@pytest.fixture
+async def bucket(s3: S3Server) -> AsyncIterator[tuple[Backend, str]]:
     """A connected moto backend and a fresh bucket ("/name"), deleted afterwards."""
-    backend = await connect(moto_s3)
-    name = "/" + unique_name("queue")
-    await backend.mkdir(name)
-    try:
-        yield backend, name
-    finally:
-        try:
-            await backend.delete(name, recursive=True)
-        finally:
-            await backend.aclose()
-
-
-@pytest.fixture
-async def proxy(moto_s3: S3Server) -> AsyncIterator[DelayProxy]:
-    endpoint = urlsplit(moto_s3.endpoint_url)
-    assert endpoint.hostname is not None and endpoint.port is not None
-    async with DelayProxy(endpoint.hostname, endpoint.port) as started:
-        yield started
-
-
-@pytest.fixture
-async def proxied(moto_s3: S3Server, proxy: DelayProxy) -> AsyncIterator[Backend]:
-    """The same moto, reached through ``proxy``."""
-    backend = await connect(moto_s3, proxy.url)
-    try:
-        yield backend
-    finally:
-        await backend.aclose()
-
-
-async def pending_uploads(backend: Backend, bucket_path: str) -> list[Any]:
-    store: Any = backend
-    return list(await store.list_multipart_uploads(bucket_path.strip("/")))
+    async with s3_bucket(s3, "queue") as made:
+        yield made
 
 
 async def until(model: TransferModel, predicate: Callable[[], object]) -> None:

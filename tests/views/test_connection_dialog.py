@@ -327,15 +327,26 @@ def _server_key(server: SshServer) -> str:
     return f"{fields[1]} {fields[2]}"
 
 
-@pytest.mark.qt
-async def test_an_unknown_host_key_asks_with_its_fingerprint_and_accept_always_records_it(
+UnknownHost = tuple[ConnectionDialog, asyncio.Future[bool], HostKeyDialog]
+
+
+@pytest.fixture
+async def unknown_host(
         qtbot: QtBot, profile_store: ProfileStore, sshd_server: SshServer,
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> UnknownHost:
+    """An SFTP profile for ``sshd_server`` tested from a fresh HOME, where its key is
+    unknown: the dialog, the test still running, and the host key prompt it opened."""
     monkeypatch.setenv("HOME", str(tmp_path))
     dialog = open_dialog(qtbot, profile_store)
     fill_sftp(dialog, "box", sshd_server)
     task = asyncio.ensure_future(dialog.test_connection())
-    prompt = await wait_for_child(dialog, HostKeyDialog)
+    return dialog, task, await wait_for_child(dialog, HostKeyDialog)
+
+
+@pytest.mark.qt
+async def test_an_unknown_host_key_asks_with_its_fingerprint_and_accept_always_records_it(
+        sshd_server: SshServer, unknown_host: UnknownHost) -> None:
+    dialog, task, prompt = unknown_host
     assert prompt.fingerprint_label.text() == sshd_server.host_key_fingerprint
     assert prompt.key_type_label.text() == "ssh-ed25519"
     assert prompt.host_label.text() == f"{sshd_server.host}:{sshd_server.port}"
@@ -353,13 +364,8 @@ async def test_an_unknown_host_key_asks_with_its_fingerprint_and_accept_always_r
 
 @pytest.mark.qt
 async def test_declining_an_unknown_host_key_does_not_connect(
-        qtbot: QtBot, profile_store: ProfileStore, sshd_server: SshServer,
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("HOME", str(tmp_path))
-    dialog = open_dialog(qtbot, profile_store)
-    fill_sftp(dialog, "box", sshd_server)
-    task = asyncio.ensure_future(dialog.test_connection())
-    prompt = await wait_for_child(dialog, HostKeyDialog)
+        unknown_host: UnknownHost) -> None:
+    dialog, task, prompt = unknown_host
     prompt.cancel_button.click()
     assert not await task
     assert "was not accepted" in dialog.status_label.text()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 import asyncssh
 import pytest
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QPushButton, QWidget
 from pytestqt.qtbot import QtBot
 
 from orbit_gui.engine import Profile
@@ -32,6 +33,16 @@ def unknown(host: str = "box.example", port: int = 2222) -> SftpHostKeyUnknown:
     return SftpHostKeyUnknown("not known yet", host=host, port=port,
                               fingerprint=key.get_fingerprint("sha256"),
                               public_key=f"{public[0]} {public[1]}")
+
+
+async def answer(qtbot: QtBot, profile: Profile, error: SftpHostKeyUnknown,
+                 button: Callable[[HostKeyDialog], QPushButton]) -> HostKeyChoice:
+    """Ask about ``error`` for ``profile`` from a window, and click the prompt's ``button``."""
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    task = asyncio.ensure_future(ask_host_key(parent, profile, error))
+    button(await wait_for_child(parent, HostKeyDialog)).click()
+    return await task
 
 
 def test_the_prompt_shows_host_type_and_fingerprint(qtbot: QtBot) -> None:
@@ -61,31 +72,23 @@ def test_the_refusal_has_only_close(qtbot: QtBot) -> None:
 @pytest.mark.qt
 async def test_accept_always_records_in_the_profiles_known_hosts(
         qtbot: QtBot, tmp_path: Path) -> None:
-    parent = QWidget()
-    qtbot.addWidget(parent)
     known_hosts = tmp_path / "known_hosts"
     profile = Profile("box", "sftp", host="box.example", port=2222,
                       options={"known_hosts": str(known_hosts), "system_known_hosts": False})
     error = unknown()
-    task = asyncio.ensure_future(ask_host_key(parent, profile, error))
-    (await wait_for_child(parent, HostKeyDialog)).always_button.click()
-    assert await task is HostKeyChoice.ALWAYS
+    assert await answer(qtbot, profile, error, lambda d: d.always_button) is HostKeyChoice.ALWAYS
     assert known_hosts.read_text() == f"[box.example]:2222 {error.public_key}\n"
 
 
 @pytest.mark.qt
 async def test_accept_once_trusts_for_this_process_without_writing(
         qtbot: QtBot, tmp_path: Path) -> None:
-    parent = QWidget()
-    qtbot.addWidget(parent)
     known_hosts = tmp_path / "known_hosts"
     host = f"once-{tmp_path.name}.example"  # session trust is process-wide: a host of our own
     profile = Profile("box", "sftp", host=host, port=2222,
                       options={"known_hosts": str(known_hosts)})
     error = unknown(host)
-    task = asyncio.ensure_future(ask_host_key(parent, profile, error))
-    (await wait_for_child(parent, HostKeyDialog)).once_button.click()
-    assert await task is HostKeyChoice.ONCE
+    assert await answer(qtbot, profile, error, lambda d: d.once_button) is HostKeyChoice.ONCE
     assert not known_hosts.exists()
     match = KnownHosts([known_hosts]).lookup(host, 2222)
     assert [key.export_public_key().decode().split()[1] for key, _ in match.trusted] == \

@@ -39,6 +39,7 @@ from tests.models.transfer_fixtures import (
     options,
     part,
     pending_uploads,
+    s3,
     until,
 )
 from tests.servers.info import S3Server
@@ -46,7 +47,7 @@ from tests.transfer_support import sha256_file, write_pattern
 
 pytestmark = [pytest.mark.qt]
 
-__all__ = ["bucket"]  # a fixture used here
+__all__ = ["bucket", "s3"]  # fixtures used here
 
 SLOW = 6 * MiB
 """Bytes per second for transfers that must still be running when the test acts."""
