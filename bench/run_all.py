@@ -25,7 +25,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench._harness import RESULTS, ROOT, format_size
+from bench._harness import RESULTS, ROOT, ensure_awscli, format_size
 from bench._report import CaseResult, Options, Target, md_table
 from bench._servers import Session
 
@@ -56,8 +56,7 @@ def versions(session: Session) -> dict[str, str]:
             found[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             found[package] = "not installed"
-    aws = session.aws_venv / "bin" / "aws"
-    found["aws CLI"] = _first_line([str(aws), "--version"]) if aws.exists() else "not used"
+    found["aws CLI"] = _first_line([str(ensure_awscli(session.aws_venv)), "--version"])
     found["rclone"] = _first_line([str(rclone_binary()), "version"])
     found["OpenSSH"] = _first_line(["ssh", "-V"])
     found["smbclient"] = _first_line(["smbclient", "--version"])
@@ -98,6 +97,8 @@ def markdown(results: list[CaseResult], info: dict[str, Any]) -> str:
              "hits all alike: read the ratios, not the absolute figures.", "",
              "## Headline: the targets of issue 9", "",
              md_table(["target", "figure", "goal", "verdict"], _headline(results)), ""]
+    if info.get("unfinished"):
+        lines += [f"**Partial report**: still to run: {', '.join(info['unfinished'])}.", ""]
     if PROFILES.exists():
         lines += ["What bounds the targets not met, with profiler evidence: "
                   "[profiles.md](profiles.md).", ""]
@@ -138,6 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     durations: dict[str, float] = {}
     info: dict[str, Any] = {"when": when, "options": options, "machine": machine()}
     with Session(options.tmp) as session:
+        info["versions"] = versions(session)
         for case in cases:
             print(f"== {case}", file=sys.stderr)
             begin = time.perf_counter()
@@ -149,21 +151,26 @@ def main(argv: Sequence[str] | None = None) -> int:
                 results.append(_failed(case, exc))
             durations[case] = time.perf_counter() - begin
             print(f"== {case}: {durations[case]:.0f} s", file=sys.stderr)
-        info["versions"] = versions(session)
-    info.update(seconds=time.perf_counter() - started, durations=durations,
-                load_at_end=[round(x, 2) for x in os.getloadavg()])
+            # Written after every case, so an interrupted run still leaves a report.
+            info.update(seconds=time.perf_counter() - started, durations=durations,
+                        load_at_end=[round(x, 2) for x in os.getloadavg()],
+                        unfinished=[c for c in cases if c not in durations])
+            write_report(results, info)
+    print(md_table(["target", "figure", "goal", "verdict"], _headline(results)))
+    print(f"\n{RESULTS.relative_to(ROOT)}/latest.md, latest.json "
+          f"({info['seconds'] / 60:.1f} minutes)", file=sys.stderr)
+    return 0
+
+
+def write_report(results: list[CaseResult], info: dict[str, Any]) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.md").write_text(markdown(results, info))
-    payload = {**info, "options": asdict(options),
+    payload = {**info, "options": asdict(info["options"]),
                "targets": [{"case": r.case, **asdict(t), "verdict": t.verdict}
                            for r in results for t in r.targets],
                "cases": {r.case: {"title": r.title, "headers": r.headers, "rows": r.rows,
                                   "notes": r.notes, "data": r.data} for r in results}}
     (RESULTS / "latest.json").write_text(json.dumps(payload, indent=2, default=_default) + "\n")
-    print(md_table(["target", "figure", "goal", "verdict"], _headline(results)))
-    print(f"\n{RESULTS.relative_to(ROOT)}/latest.md, latest.json "
-          f"({info['seconds'] / 60:.1f} minutes)", file=sys.stderr)
-    return 0
 
 
 def _default(value: object) -> object:
