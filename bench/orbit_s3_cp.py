@@ -19,6 +19,7 @@ import asyncio
 import json
 import os
 import sys
+import threading
 import time
 from typing import Any
 
@@ -85,7 +86,8 @@ def main() -> int:
     parser.add_argument("src")
     parser.add_argument("dst")
     parser.add_argument("--window", type=int, default=WindowOptions().window)
-    parser.add_argument("--slot-size", type=size, default=WindowOptions().slot_size)
+    parser.add_argument("--slot-size", type=size, default=None,
+                        help="bytes per range (default: chosen from the file size)")
     parser.add_argument("--batched", action="store_true", help="stop-and-wait batches")
     parser.add_argument("--no-fsync", action="store_true")
     parser.add_argument("--no-verify", action="store_true", help="skip the MD5 check")
@@ -99,6 +101,12 @@ def main() -> int:
     if args.direction == "down":
         args.dst = os.path.abspath(args.dst)
     print(json.dumps(asyncio.run(run(args))))
+    # Like `orbit` itself (orbit_gui.engine.cli.exit_without_teardown): no interpreter
+    # teardown at exit, which costs 0.2-0.3 s of CPU; everything is closed by now.
+    if threading.active_count() == 1 and "coverage" not in sys.modules:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     return 0
 
 

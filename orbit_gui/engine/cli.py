@@ -706,9 +706,34 @@ def _setup_logging() -> None:
     setup_logging()
 
 
+def exit_without_teardown(status: int) -> None:
+    """End the process now, without the interpreter's teardown.
+
+    Unloading botocore's and aiohttp's modules at exit takes 0.2-0.3 s of CPU,
+    as much as downloading 100 MiB. By now every file, connection and the journal
+    is closed; logs and the standard streams are flushed here. Returns (so the
+    caller exits normally) if a thread still runs, if a stream cannot be flushed,
+    or under coverage, which writes its data at exit.
+    """
+    import threading
+
+    if threading.active_count() > 1 or "coverage" in sys.modules:
+        return
+    try:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        return
+    os._exit(status)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging()
-    return run(argv)
+    status = run(argv)
+    if argv is None:  # the process's own command line: `orbit ...`
+        exit_without_teardown(status)
+    return status
 
 
 if __name__ == "__main__":

@@ -21,9 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import keyring
-import keyring.errors
-
 from .backend import Backend
 from .errors import InvalidPath, NotFound, Unsupported
 from .locations import APP_NAME, config_dir
@@ -96,6 +93,15 @@ def _check_profile(profile: Profile) -> None:
         )
 
 
+def _keyring() -> Any:
+    """The keyring package, imported on first use: it costs ~0.1 s at start-up, which
+    a command given its secret (or using none) need not pay."""
+    import keyring
+    import keyring.errors
+
+    return keyring
+
+
 class SecretStore:
     """Secrets by profile name: the OS keyring, else memory for this session.
 
@@ -113,8 +119,10 @@ class SecretStore:
             return self._session[name]
         if not self.persistent:
             return None
+        keyring = _keyring()
         try:
-            return keyring.get_password(self.service, name)
+            secret: str | None = keyring.get_password(self.service, name)
+            return secret
         except keyring.errors.KeyringError as exc:
             self._keyring_failed(exc)
             return None
@@ -123,6 +131,7 @@ class SecretStore:
         """Store ``secret``; True if it was saved in the keyring, False if only
         kept for this session (the caller should tell the user)."""
         if self.persistent:
+            keyring = _keyring()
             try:
                 keyring.set_password(self.service, name, secret)
                 self._session.pop(name, None)
@@ -136,6 +145,7 @@ class SecretStore:
         self._session.pop(name, None)
         if not self.persistent:
             return
+        keyring = _keyring()
         try:
             keyring.delete_password(self.service, name)
         except keyring.errors.PasswordDeleteError:

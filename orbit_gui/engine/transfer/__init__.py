@@ -32,6 +32,7 @@ from .window import (
     check_source,
     download_to_file,
     plain_md5,
+    slot_size_for,
 )
 from .window_state import WindowState
 
@@ -84,4 +85,5 @@ __all__ = [
     "parse_rate",
     "plain_md5",
     "resolve_destination",
+    "slot_size_for",
 ]

@@ -24,7 +24,7 @@ import inspect
 import logging
 import os
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -45,7 +45,14 @@ from .parts import ConfirmedPart, PartUploader, open_session
 from .progress import PartProgress, PartState, TransferState
 from .request import Endpoint, FileItem, TransferOptions, is_local
 from .sink import Hasher, LocalFileSink
-from .window import RangeState, SlotEvent, WindowDownload, WindowOptions, plain_md5
+from .window import (
+    RangeState,
+    SlotEvent,
+    WindowDownload,
+    WindowOptions,
+    plain_md5,
+    slot_size_for,
+)
 from .window_state import WindowState
 
 __all__ = ["FileJob", "FileOutcome", "JobContext", "Method", "cleanup_file", "same_store",
@@ -164,6 +171,11 @@ class _ThrottledSink:
     async def write_at(self, offset: int, data: bytes | bytearray | memoryview) -> None:
         await self._limiter.consume(len(data))
         await self._sink.write_at(offset, data)
+
+    async def write_chunks_at(self, offset: int,
+                              chunks: Sequence[bytes | bytearray | memoryview]) -> None:
+        await self._limiter.consume(sum(len(chunk) for chunk in chunks))
+        await self._sink.write_chunks_at(offset, chunks)
 
     async def update_digest(self, hasher: Hasher, offset: int, length: int) -> None:
         await self._sink.update_digest(hasher, offset, length)
@@ -335,7 +347,7 @@ class FileJob:
         from ..backends.local import TEMP_PREFIX
 
         partial = os.path.join(folder, f"{TEMP_PREFIX}{secrets.token_hex(8)}")
-        slot = self.ctx.options.part_size or WindowOptions().slot_size
+        slot = self.ctx.options.part_size or slot_size_for(entry.size, self.ctx.options.window)
         state = WindowState.from_offset(self.item.source_path, entry.size, existing.size,
                                         slot_size=slot, etag=entry.etag, mtime=entry.mtime,
                                         partial_path=partial)
@@ -441,7 +453,8 @@ class FileJob:
                          dest_path)
                 state = None
             slot_size = (state.slot_size if state is not None
-                         else ctx.options.part_size_for(entry.size))
+                         else ctx.options.part_size_for(entry.size) if ctx.options.part_size
+                         else slot_size_for(entry.size, ctx.options.window))
             # A file of one range is not worth a resume: no journal round trips for it.
             journaled = state is not None or entry.size > slot_size
             if journaled:

@@ -8,11 +8,14 @@ range it takes the next one, so one slow range never stalls the others
 (``batched=True`` instead waits for a whole batch of ``window`` ranges before
 starting the next: the stop-and-wait strategy, kept for comparison).
 
-Memory stays bounded whatever the file size: per slot one chunk from the
-backend plus one reused write buffer. A range that fails with a retriable
-error is retried under the :class:`~..retry.RetryPolicy`, from the byte where it
-stopped; any other error cancels the other slots and fails the download, the
-partial file kept for a resume (see :class:`~.window_state.WindowState`).
+Memory stays bounded whatever the file size: per slot, the pieces the backend
+handed over are kept (by reference, never copied) until about ``write_buffer``
+bytes are gathered, then written with one positional ``pwritev`` in a worker
+thread while the next batch gathers: at most two batches per slot. A range that
+fails with a retriable error is retried under the :class:`~..retry.RetryPolicy`,
+from the byte where it stopped; any other error cancels the other slots and fails
+the download, the partial file kept for a resume (see
+:class:`~.window_state.WindowState`).
 Works for any backend with ``features.ranged_read``; others get one range.
 """
 
@@ -49,14 +52,20 @@ __all__ = [
     "check_source",
     "download_to_file",
     "plain_md5",
+    "slot_size_for",
 ]
 
 log = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
 DEFAULT_SLOT_SIZE = 8 * MiB
+"""The smallest range :func:`slot_size_for` picks (and S3's usual part size)."""
+MAX_AUTO_SLOT_SIZE = 64 * MiB
 DEFAULT_WINDOW = 4
 DEFAULT_WRITE_BUFFER = 1 * MiB
+"""Pieces are gathered up to this before one positional write. Measured on 256 MiB
+from ``rclone serve s3``: 1 MiB beat 512 KiB (more thread hand-offs) and 2-4 MiB
+(the pieces are no longer in the CPU cache when they are written)."""
 DEFAULT_RETRY = RetryPolicy()
 
 
@@ -98,8 +107,9 @@ CheckpointCallback = Callable[[WindowState], None]
 class WindowOptions:
     window: int = DEFAULT_WINDOW
     """Ranges in flight at once."""
-    slot_size: int = DEFAULT_SLOT_SIZE
-    """Bytes per range (a resumed download keeps its checkpoint's)."""
+    slot_size: int | None = None
+    """Bytes per range (a resumed download keeps its checkpoint's); None picks
+    :func:`slot_size_for` the file's size."""
     batched: bool = False
     """Stop-and-wait: start the next ``window`` ranges only once all of a batch are done."""
     retry: RetryPolicy = DEFAULT_RETRY
@@ -109,7 +119,8 @@ class WindowOptions:
     """Small chunks are gathered up to this size before a write (one per slot)."""
 
     def __post_init__(self) -> None:
-        if self.window < 1 or self.slot_size < 1 or self.write_buffer < 1:
+        if self.window < 1 or (self.slot_size is not None and self.slot_size < 1) \
+                or self.write_buffer < 1:
             raise ValueError("window, slot_size and write_buffer must be positive")
 
 
@@ -122,6 +133,20 @@ class WindowResult:
     ranges: int
     """Ranges completed in this session."""
     verified_md5: bool
+
+
+def slot_size_for(size: int, window: int = DEFAULT_WINDOW) -> int:
+    """The range size for a file of ``size`` bytes when none is asked for: about two
+    ranges per slot, in whole MiB, between DEFAULT_SLOT_SIZE and MAX_AUTO_SLOT_SIZE.
+
+    Every range is one request, and a ranged GET through botocore costs the client
+    a few milliseconds of CPU; on 256 MiB from ``rclone serve s3`` 32 MiB ranges
+    took 20% less client CPU than 8 MiB ones and were faster. Two ranges per slot
+    (not one) keep the window full when one range is slower than the others.
+    """
+    want = -(-max(0, size) // (2 * max(1, window)))
+    want = -(-want // MiB) * MiB
+    return max(DEFAULT_SLOT_SIZE, min(MAX_AUTO_SLOT_SIZE, want))
 
 
 _MD5 = re.compile(r"[0-9a-fA-F]{32}")
@@ -241,6 +266,7 @@ class WindowDownload:
         self._advanced.set()  # the digest follower looks at what is already there first
         self._worthless = False
         self._started = False
+        self._write_chunks = getattr(sink, "write_chunks_at", None)
 
     def checkpoint(self) -> WindowState | None:
         """A copy of the progress so far (None before the source was stat'ed)."""
@@ -286,7 +312,7 @@ class WindowDownload:
         etag = entry.etag
         resume = self._resume
         if resume is None:
-            slot = self.options.slot_size
+            slot = self.options.slot_size or slot_size_for(size, self.options.window)
             if not self.backend.features.ranged_read:
                 slot = max(1, size)  # one range: nothing to gain from more
             return WindowState(self.path, size, slot, etag=etag, mtime=entry.mtime,
@@ -326,51 +352,73 @@ class WindowDownload:
 
     async def _slot(self, slot: int, scheduler: _Scheduler, state: WindowState,
                     etag: str | None) -> None:
-        buffer = bytearray(min(self.options.write_buffer, state.slot_size))
         while (index := await scheduler.take()) is not None:
             try:
-                await self._fetch_range(slot, index, state, etag, buffer)
+                await self._fetch_range(slot, index, state, etag)
             finally:
                 scheduler.release()
 
-    async def _fetch_range(self, slot: int, index: int, state: WindowState, etag: str | None,
-                           buffer: bytearray) -> None:
+    async def _store(self, at: int, batch: list[bytes]) -> None:
+        """Write the pieces of ``batch`` back to back from ``at``, in one call if the sink
+        takes a list (no copy into a bigger buffer), else joined."""
+        write_chunks = self._write_chunks
+        if write_chunks is not None:
+            await write_chunks(at, batch)
+        else:
+            await self.sink.write_at(at, batch[0] if len(batch) == 1 else b"".join(batch))
+
+    async def _fetch_range(self, slot: int, index: int, state: WindowState,
+                           etag: str | None) -> None:
         offset, length = state.range_at(index)
         written = state.partial.get(index, 0)
         attempt = 1
-        view = memoryview(buffer)
-        capacity = len(buffer)
+        capacity = self.options.write_buffer
         while True:
             self._emit(slot, index, offset, length, written, RangeState.IN_FLIGHT, attempt)
-            fill = 0
+            # Pieces are gathered (by reference) into a batch of about ``capacity``
+            # bytes; while one batch is written in a worker thread the next one fills.
+            # ``written`` counts only bytes whose write has finished.
+            batch: list[bytes] = []
+            queued = 0
+            pending: asyncio.Task[None] | None = None
+            pending_bytes = 0
             try:
                 chunks = self.backend.read(self.path, offset + written, length - written,
                                            if_match=etag)
-                async with _closing(chunks):
-                    async for chunk in chunks:
-                        size = len(chunk)
-                        self._fetched += size
-                        if written + fill + size > length:
-                            raise IntegrityError(
-                                f"{self.path}: the server sent more than the {length} bytes "
-                                f"asked for at offset {offset}", path=self.path)
-                        if not fill and size >= capacity:
-                            await self.sink.write_at(offset + written, chunk)
-                            written = self._wrote(slot, index, state, written, size, attempt)
-                            continue
-                        source = memoryview(chunk)
-                        while source:
-                            take = min(capacity - fill, len(source))
-                            view[fill : fill + take] = source[:take]
-                            fill += take
-                            source = source[take:]
-                            if fill == capacity:
-                                await self.sink.write_at(offset + written, view)
-                                written = self._wrote(slot, index, state, written, fill, attempt)
-                                fill = 0
-                if fill:
-                    await self.sink.write_at(offset + written, view[:fill])
-                    written = self._wrote(slot, index, state, written, fill, attempt)
+                try:
+                    async with _closing(chunks):
+                        async for chunk in chunks:
+                            size = len(chunk)
+                            self._fetched += size
+                            if written + pending_bytes + queued + size > length:
+                                raise IntegrityError(
+                                    f"{self.path}: the server sent more than the {length} "
+                                    f"bytes asked for at offset {offset}", path=self.path)
+                            batch.append(chunk)
+                            queued += size
+                            if queued < capacity:
+                                continue
+                            if pending is not None:
+                                await pending
+                                pending = None
+                                written = self._wrote(slot, index, state, written,
+                                                      pending_bytes, attempt)
+                            pending = asyncio.ensure_future(
+                                self._store(offset + written, batch))
+                            pending_bytes, batch, queued = queued, [], 0
+                finally:
+                    if pending is not None:  # a failed read still keeps what was written
+                        try:
+                            await pending
+                        except BaseException:
+                            pending.cancel()
+                            raise
+                        written = self._wrote(slot, index, state, written, pending_bytes,
+                                              attempt)
+                if batch:
+                    await self._store(offset + written, batch)
+                    written = self._wrote(slot, index, state, written, queued, attempt)
+                    batch = []
                 if written != length:
                     raise IntegrityError(
                         f"{self.path}: the range at offset {offset} ended after {written} of "

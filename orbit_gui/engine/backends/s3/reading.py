@@ -1,5 +1,12 @@
 """Ranged GETs streamed in large chunks, checked against what the server says it sent.
 
+The body is taken straight from aiohttp's buffer, one received piece at a
+time (``StreamReader.readchunk``): no copy joins pieces into larger ones and
+nothing is re-sliced, so a consumer that writes what it gets (the sliding-window
+downloader gathers the pieces and writes them with one ``pwritev``) touches each
+byte once. Bodies aiobotocore wraps for checksum validation go through its
+``read`` instead, so that validation still happens.
+
 Some servers answer a range request with 200: either the whole object (then
 we skip to the offset and stop after the length) or just the range with a
 Content-Range header (``rclone serve s3``); both come out right. The object's
@@ -10,8 +17,10 @@ If-Match.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
+
+from aiobotocore.response import StreamingBody
 
 from ...errors import IntegrityError, IsADirectory, SourceChanged
 from .connection import S3Connection
@@ -21,7 +30,9 @@ from .keys import S3Location, quote_etag, unquote_etag
 __all__ = ["READ_CHUNK", "parse_content_range", "read_object"]
 
 READ_CHUNK = 1024 * 1024
-"""Most bytes asked of the response per chunk (aiobotocore's default is 1 KiB)."""
+"""Most bytes asked of the response per chunk (aiobotocore's default is 1 KiB), and
+how much aiohttp may buffer per response before it stops reading the socket
+(twice this: its high-water mark)."""
 
 _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.IGNORECASE)
 
@@ -105,10 +116,39 @@ def _plan(location: S3Location, answer: dict[str, Any], offset: int, length: int
     return offset - start, length
 
 
+def _raw_content(body: Any) -> Any | None:
+    """aiohttp's StreamReader under a plain aiobotocore StreamingBody, else None
+    (a checksum-validating body, or anything else, is read through its ``read``)."""
+    if type(body) is not StreamingBody:
+        return None
+    content = getattr(body.__wrapped__, "content", None)
+    if content is None or not hasattr(content, "readchunk"):
+        return None
+    resize = getattr(content, "set_read_chunk_size", None)  # aiohttp >= 3.12
+    if resize is not None:
+        resize(READ_CHUNK)
+    return content
+
+
+async def _pieces(content: Any) -> AsyncGenerator[bytes, None]:
+    """The body as aiohttp received it: one ``bytes`` per piece, never re-joined.
+
+    A body cut short raises (aiohttp checks Content-Length); so does a timeout.
+    """
+    while True:
+        data, end_of_http_chunk = await content.readchunk()
+        if data:
+            yield data
+        elif not end_of_http_chunk:
+            return  # (b"", False) is the end; (b"", True) only an empty HTTP chunk
+
+
 async def _chunks(conn: S3Connection, location: S3Location, body: Any, skip: int,
                   want: int | None) -> AsyncIterator[bytes]:
     path = location.path
-    stream = body.iter_chunks(READ_CHUNK)
+    content = _raw_content(body)
+    stream: AsyncGenerator[bytes, None] = (
+        _pieces(content) if content is not None else body.iter_chunks(READ_CHUNK))
     try:
         while want is None or want > 0:
             try:
