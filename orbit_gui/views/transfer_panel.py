@@ -246,7 +246,8 @@ class TransferPanel(QWidget):
             index = self.filter.mapFromSource(self.model.row_of(key))
             if index.isValid():
                 selection.select(index, flags)
-                self.view.setCurrentIndex(index)
+                # Not view.setCurrentIndex: with Ctrl held it would toggle the row off.
+                selection.setCurrentIndex(index, QItemSelectionModel.SelectionFlag.NoUpdate)
         self._refresh_actions()
 
     def _snapshots(self) -> list[TransferSnapshot]:
