@@ -9,6 +9,7 @@ keyring works, a secret is kept in memory for this session only.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import importlib
 import json
@@ -69,7 +70,9 @@ def _backend_class(kind: str) -> type[Backend]:
 
 async def open_backend(profile: Profile, secret: str | None = None) -> Backend:
     """Connect to the store ``profile`` describes, with ``secret`` if it needs one."""
-    cls = _backend_class(profile.kind)
+    # A backend's first import (aiobotocore, asyncssh) takes a second or more: in a
+    # worker thread, so a GUI's event loop keeps painting meanwhile.
+    cls = await asyncio.to_thread(_backend_class, profile.kind)
     return await cls.from_profile(profile, secret)
 
 
