@@ -14,6 +14,7 @@ from PySide6.QtGui import (
     QDragLeaveEvent,
     QDragMoveEvent,
     QDropEvent,
+    QFocusEvent,
     QPainter,
     QPaintEvent,
     QPalette,
@@ -29,6 +30,8 @@ __all__ = ["FileTable"]
 class FileTable(QTableView):
     drop_hint = Signal(str)
     """The folder a drop would go into now; "" when no drag is over the table."""
+    focused = Signal()
+    """The table took the keyboard focus (its pane is the one commands act on)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -40,6 +43,10 @@ class FileTable(QTableView):
         self.setDropIndicatorShown(False)  # we paint our own, which knows folders from files
         self._target_row: QPersistentModelIndex | None = None
         self._target_all = False
+
+    def focusInEvent(self, event: QFocusEvent) -> None:
+        super().focusInEvent(event)
+        self.focused.emit()
 
     def listing(self) -> ListingModel:
         model = self.model()

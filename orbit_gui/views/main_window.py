@@ -101,10 +101,8 @@ class MainWindow(QMainWindow):
             pane.model.drop_requested.connect(
                 lambda items, folder, target=pane: self._on_drop(target, items, folder))
             pane.view.selectionModel().selectionChanged.connect(self._update_actions)
+            pane.view.focused.connect(lambda target=pane: self._focus_moved_to(target))
             pane.model.state_changed.connect(self._update_actions)
-        app = QApplication.instance()
-        if isinstance(app, QApplication):
-            app.focusChanged.connect(self._update_actions)
         self._on_session_changed()
 
     # -- what the controller calls -------------------------------------------------------
@@ -405,6 +403,10 @@ class MainWindow(QMainWindow):
         title = f"{session.ref} — Orbit" if session.ref and \
             session.state is ConnectionState.CONNECTED else "Orbit"
         self.setWindowTitle(title)
+        self._update_actions()
+
+    def _focus_moved_to(self, pane: BrowserPane) -> None:
+        self._active_pane = pane
         self._update_actions()
 
     def _update_actions(self) -> None:
