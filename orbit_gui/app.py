@@ -25,6 +25,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from . import __version__
+from .gc_timer import GarbageCollector
 from .log import redact, setup_logging
 from .views.main_window import MainWindow
 from .workbench import Workbench
@@ -123,6 +124,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setWindowIcon(QIcon(str(ICON_PATH)))
     app.setQuitOnLastWindowClosed(False)  # _run decides when the loop ends
     args = _parse_args(app.arguments()[1:])
+    collector = GarbageCollector(app)
+    collector.start()
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     quit_requested = asyncio.Event()

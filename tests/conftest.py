@@ -4,6 +4,7 @@ guard that fails a test on any warning it did not announce."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import re
 from collections.abc import Callable, Iterator
@@ -45,6 +46,18 @@ class LogGuard(logging.Handler):
     def unexpected(self) -> list[str]:
         messages = [r.getMessage() for r in self.records]
         return [m for m in messages if not any(p.search(m) for p in self.expected)]
+
+
+@pytest.fixture(autouse=True)
+def qt_garbage_on_the_main_thread(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a Qt test, collect its cycles here, so a later collection started in a
+    worker thread never destroys Qt objects there (the app does the same with
+    orbit_gui.gc_timer)."""
+    yield
+    uses_qt = request.node.get_closest_marker("qt") is not None or any(
+        name in request.fixturenames for name in ("qtbot", "qapp", "qtmodeltester"))
+    if uses_qt:
+        gc.collect()
 
 
 @pytest.fixture(autouse=True)

@@ -140,3 +140,21 @@ def test_log_file_goes_to_config_dir_and_hides_secrets(
 def test_log_dir_defaults_to_the_platform_folder(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ORBIT_CONFIG_DIR", raising=False)
     assert orbit_log.log_dir().parts[-2:] in (("orbit-gui", "log"), ("orbit-gui", "logs"))
+
+
+def test_garbage_is_collected_on_the_qt_thread_only(qapp: QApplication) -> None:
+    from orbit_gui.gc_timer import GarbageCollector
+
+    collector = GarbageCollector(interval_ms=10)
+    collector.start()
+    try:
+        assert not gc.isenabled()
+        for _ in range(gc.get_threshold()[0] + 10):
+            cycle: list[object] = []
+            cycle.append(cycle)
+        assert gc.get_count()[0] > gc.get_threshold()[0]  # nothing collected by itself
+        collector.check()
+        assert gc.get_count()[0] < gc.get_threshold()[0]
+    finally:
+        collector.stop()
+    assert gc.isenabled()
