@@ -13,7 +13,10 @@ from tests.servers._process import HOST, Launch, ServerProcess, ServerUnavailabl
 from tests.servers._s3probe import s3_probe
 from tests.servers.info import S3Server
 
-__all__ = ["rclone_binary", "start_rclone"]
+__all__ = ["DIR_CACHE_SECONDS", "rclone_binary", "start_rclone"]
+
+DIR_CACHE_SECONDS = 10
+"""How long rclone serve s3 may not see files added behind its back."""
 
 _REGION = "us-east-1"
 _EXE = "rclone.exe" if sys.platform == "win32" else "rclone"
@@ -77,7 +80,7 @@ def start_rclone(root: Path) -> tuple[S3Server, ServerProcess]:
             # folder on every PUT and DELETE, which makes a 2,500-key folder take minutes.
             # Tests only remove whole scratch buckets behind its back, never add files.
             "--dir-cache-time",
-            "10s",
+            f"{DIR_CACHE_SECONDS}s",
             "--poll-interval",
             "0",
             "--config",

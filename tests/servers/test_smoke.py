@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from tests.servers.fixtures import (
     unique_name,
 )
 from tests.servers.moto import start_moto
-from tests.servers.rclone import start_rclone
+from tests.servers.rclone import DIR_CACHE_SECONDS, start_rclone
 from tests.servers.smbd import start_smbd
 from tests.servers.sshd import start_sshd
 
@@ -65,12 +66,18 @@ def test_rclone_serves_its_data_dir(rclone_s3: S3Server, s3_bucket_name: str) ->
     client.create_bucket(Bucket=s3_bucket_name)
     client.put_object(Bucket=s3_bucket_name, Key="a/b.bin", Body=b"\x00\x01")
     assert (rclone_s3.data_dir / s3_bucket_name / "a" / "b.bin").read_bytes() == b"\x00\x01"
-    # A folder the server has never listed: its directory cache cannot hide the file.
     direct = rclone_s3.data_dir / s3_bucket_name / "direct"
     direct.mkdir()
     (direct / "local.txt").write_bytes(b"put there directly")
-    listed = client.list_objects_v2(Bucket=s3_bucket_name, Prefix="direct/")
-    assert [o["Key"] for o in listed["Contents"]] == ["direct/local.txt"]
+    # rclone sees files put behind its back once its directory cache expires.
+    deadline = time.monotonic() + DIR_CACHE_SECONDS + 10
+    while True:
+        listed = client.list_objects_v2(Bucket=s3_bucket_name, Prefix="direct/")
+        keys = [o["Key"] for o in listed.get("Contents", [])]
+        if keys or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert keys == ["direct/local.txt"]
     assert client.get_object(Bucket=s3_bucket_name, Key="direct/local.txt")["Body"].read() \
         == b"put there directly"
 
