@@ -168,11 +168,7 @@ class ListingModel(QAbstractTableModel):
         await self.aclose()
         self.beginResetModel()
         self._backend = backend
-        self._path = None
-        self._entries = []
-        self._rows = []
-        self._name_keys = {}
-        self._error = ""
+        self._forget_rows(None)
         self.endResetModel()
         self._set_state(ListingState.IDLE)
         self.count_changed.emit(0)
@@ -197,12 +193,7 @@ class ListingModel(QAbstractTableModel):
             raise RuntimeError("the listing model has no backend to list")
         self._cancel()
         self.beginResetModel()
-        self._entries = []
-        self._rows = []
-        self._name_keys = {}
-        self._entries_order = (self._sort_column, self._sort_order)
-        self._error = ""
-        self._path = path
+        self._forget_rows(path)
         listing = self._listing = _Listing(path, self._fetch_size)
         self.endResetModel()
         listing.task = asyncio.get_running_loop().create_task(self._consume(listing))
@@ -443,6 +434,15 @@ class ListingModel(QAbstractTableModel):
         self._timer.stop()
         if listing is not None and listing.task is not None:
             listing.task.cancel()
+
+    def _forget_rows(self, path: str | None) -> None:
+        """Empty the table for ``path`` (inside a model reset)."""
+        self._entries = []
+        self._rows = []
+        self._name_keys = {}
+        self._entries_order = (self._sort_column, self._sort_order)
+        self._error = ""
+        self._path = path
 
     def _set_state(self, state: ListingState) -> None:
         if state != self._state:
