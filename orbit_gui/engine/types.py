@@ -70,6 +70,10 @@ class Features:
     """WriteOptions.metadata, content_type and storage class are stored."""
     presign: bool = False
     """Time limited links can be made for a file."""
+    confirms_writes: bool = False
+    """write() returns only once the store confirmed the size and content it kept
+    (S3: Content-MD5 on a single PutObject, the completed object's size after a
+    multipart upload), so nothing needs to look at the result again."""
     case_sensitive: bool = True
     unicode_normalizing: bool = False
     """The store folds NFC and NFD spellings of a name into one (macOS, some SMB)."""

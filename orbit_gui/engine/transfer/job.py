@@ -40,6 +40,7 @@ from ..errors import (
 from ..types import Entry, WriteOptions
 from .bandwidth import BandwidthLimiter
 from .conflicts import Conflict, ConflictGate, ConflictPolicy, decide, free_name
+from .existing import DestinationIndex, stat_or_none
 from .journal import AsyncJournal, FileRecord
 from .parts import ConfirmedPart, PartUploader, open_session
 from .progress import PartProgress, PartState, TransferState
@@ -123,6 +124,8 @@ class JobContext:
     release_slot: Callable[[], None]
     """Give the file slot back (while waiting for a conflict answer)."""
     reacquire_slot: Callable[[], Awaitable[None]]
+    existing: DestinationIndex | None = None
+    """Folder listings of the destination, for a transfer of a folder."""
 
 
 class _MeteredReader:
@@ -286,7 +289,9 @@ class FileJob:
             await cleanup_file(record, dst)
         dest_path = item.dest_path
         overwrite = True
-        existing = await self._call(lambda: _stat_or_none(dst, dest_path))
+        index = ctx.existing
+        existing = await self._call(lambda: index.existing(dest_path) if index is not None
+                                    else stat_or_none(dst, dest_path))
         if existing is not None:
             if existing.is_dir:
                 raise IsADirectory(f"{ctx.destination.backend.display_name}:{dest_path} is a "
@@ -649,7 +654,7 @@ class FileJob:
         self._part(PartProgress(0, 0, written, written, PartState.DONE, file=self.item.rel))
         await self._verify(entry, dest_path,
                            hashed=hasher.hexdigest() if hasher is not None else None,
-                           size=written)
+                           size=written, confirmed=dst.features.confirms_writes)
 
     def _streamed(self, count: int) -> None:
         self.bytes_done += count
@@ -716,35 +721,36 @@ class FileJob:
                 attempt += 1
 
     async def _verify(self, entry: Entry, dest_path: str, *, hashed: str | None,
-                      size: int | None = None) -> None:
-        """Size always; MD5 where the source, the destination or our hash give one."""
+                      size: int | None = None, confirmed: bool = False) -> None:
+        """Size always; MD5 where the source, the destination or our hash give one.
+
+        ``confirmed``: the destination's write already proved what it stored
+        (``Features.confirms_writes``), so it is not asked again.
+        """
         self._phase(TransferState.VERIFYING)
         ctx = self.ctx
         expected = entry.size if size is None else size
         label = _label(ctx.destination, dest_path)
-        try:
-            written = await self._call(lambda: ctx.destination.backend.stat(dest_path))
-        except NotFound:
-            raise IntegrityError(f"{label} is missing after the transfer", path=dest_path) from None
-        if expected is not None and written.size is not None and written.size != expected:
-            raise IntegrityError(f"{label} has {written.size} bytes where {expected} were sent",
-                                 path=dest_path)
+        written: Entry | None = None
+        if not confirmed:
+            try:
+                written = await self._call(lambda: ctx.destination.backend.stat(dest_path))
+            except NotFound:
+                raise IntegrityError(f"{label} is missing after the transfer",
+                                     path=dest_path) from None
+            if expected is not None and written.size is not None and written.size != expected:
+                raise IntegrityError(f"{label} has {written.size} bytes where {expected} were "
+                                     "sent", path=dest_path)
         if not ctx.options.verify:
             return
         digests = {name: value for name, value in (
-            ("source", plain_md5(entry)), ("destination", plain_md5(written)),
+            ("source", plain_md5(entry)),
+            ("destination", plain_md5(written) if written is not None else None),
             ("transferred", hashed)) if value is not None}
         if len(set(digests.values())) > 1:
             detail = ", ".join(f"{name} {value}" for name, value in digests.items())
             raise IntegrityError(f"{label}: checksums differ after the transfer ({detail})",
                                  path=dest_path)
-
-
-async def _stat_or_none(backend: Backend, path: str) -> Entry | None:
-    try:
-        return await backend.stat(path)
-    except NotFound:
-        return None
 
 
 def _label(endpoint: Endpoint, path: str) -> str:

@@ -38,6 +38,7 @@ from ..errors import (
 )
 from .bandwidth import BandwidthLimiter, TokenBucket
 from .conflicts import ConflictGate, ConflictResolver
+from .existing import DestinationIndex
 from .job import FileJob, FileOutcome, JobContext, cleanup_file
 from .journal import AsyncJournal, Journal, TransferRecord
 from .progress import (
@@ -103,6 +104,8 @@ class Transfer:
         self._jobs: dict[int, FileJob] = {}
         self._job_ids = 0
         self._recorded: set[str] = set()
+        self._existing: DestinationIndex | None = None
+        """Listings of the destination folders while a folder is being copied."""
         self._reset_counters()
 
     def _reset_counters(self) -> None:
@@ -297,6 +300,7 @@ class Transfer:
                                    path=source.path)
             self.counting = True
             items = walk(source.backend, source.path, request.destination.path)
+            self._existing = DestinationIndex(request.destination.backend)
         else:
             items = _one(FileItem("", source.path, request.destination.path, entry))
         self.state = TransferState.QUEUED
@@ -319,6 +323,9 @@ class Transfer:
             for task in list(running):
                 task.cancel()
             await asyncio.gather(walker, *running, return_exceptions=True)
+            if self._existing is not None:
+                await self._existing.aclose()
+                self._existing = None
 
     def _connection_keys(self) -> tuple[Hashable, ...]:
         backends = (self.source.backend, self.destination.backend)
@@ -370,7 +377,7 @@ class Transfer:
 
         ctx = JobContext(self._id, self.source, self.destination, self.request.options,
                          journal, queue.conflicts, self.limiter, self._changed, release,
-                         reacquire)
+                         reacquire, self._existing)
         job = FileJob(ctx, item, has_record=item.rel in self._recorded)
         key = self._job_ids = self._job_ids + 1
         self._jobs[key] = job

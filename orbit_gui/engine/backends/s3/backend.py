@@ -75,6 +75,7 @@ class S3Backend(Backend):
         set_mtime=False,
         metadata=True,
         presign=True,
+        confirms_writes=True,
         case_sensitive=True,
         unicode_normalizing=False,
     )

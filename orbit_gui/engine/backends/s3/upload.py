@@ -13,13 +13,15 @@ keeps it for a resume.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import logging
 import mimetypes
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from ...backend import AsyncReader
-from ...errors import AlreadyExists, InvalidPath, NotFound, Unsupported
+from ...errors import AlreadyExists, IntegrityError, InvalidPath, NotFound, Unsupported
 from ...types import WriteOptions
 from .connection import S3Connection
 from .keys import S3Location
@@ -69,9 +71,12 @@ async def ensure_absent(conn: S3Connection, location: S3Location) -> None:
 
 async def put_object(conn: S3Connection, location: S3Location, data: memoryview,
                      args: Mapping[str, Any], *, if_none_match: bool) -> None:
-    """One PutObject from ``data`` (sent without a copy)."""
+    """One PutObject from ``data`` (sent without a copy), with its Content-MD5 so the
+    store refuses a body that arrives damaged."""
+    digest = base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
     params: dict[str, Any] = {"Bucket": location.bucket, "Key": location.key,
-                              "Body": PartBody(data) if len(data) else b"", **args}
+                              "Body": PartBody(data) if len(data) else b"",
+                              "ContentMD5": digest, **args}
     if if_none_match and conn.if_none_match:
         params["IfNoneMatch"] = "*"
     try:
@@ -108,8 +113,10 @@ async def write_object(conn: S3Connection, settings: S3Settings, location: S3Loc
     parallel = settings.parallel_operations
     if session is not None:
         start, offset = session.contiguous()
-        return offset + await _finish(session, reader, pool, parallel, start + 1, None,
+        size = offset + await _finish(session, reader, pool, parallel, start + 1, None,
                                       keep_on_failure)
+        await _check_stored_size(conn, location, size)
+        return size
     plan = PartPlan.for_size(size_hint, settings.part_size)
     threshold = settings.multipart_threshold
     part_one = plan.size_of(1)
@@ -131,7 +138,19 @@ async def write_object(conn: S3Connection, settings: S3Settings, location: S3Loc
                                   if_none_match=not options.overwrite)
     if on_session is not None:
         on_session(session)
-    return await _finish(session, reader, pool, parallel, 1, (first, got), keep_on_failure)
+    size = await _finish(session, reader, pool, parallel, 1, (first, got), keep_on_failure)
+    await _check_stored_size(conn, location, size)
+    return size
+
+
+async def _check_stored_size(conn: S3Connection, location: S3Location, size: int) -> None:
+    """IntegrityError unless the object assembled from the parts has ``size`` bytes."""
+    head = await conn.call("head_object", path=location.path, Bucket=location.bucket,
+                           Key=location.key)
+    stored = head.get("ContentLength")
+    if stored != size:
+        raise IntegrityError(f"{location.path} has {stored} bytes where {size} were sent",
+                             path=location.path)
 
 
 async def _finish(session: MultipartSession, reader: AsyncReader, pool: BufferPool,
