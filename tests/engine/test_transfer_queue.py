@@ -24,6 +24,7 @@ from orbit_gui.engine.transfer import (
     ConflictPolicy,
     Endpoint,
     PartState,
+    Transfer,
     TransferEvent,
     TransferOptions,
     TransferQueue,
@@ -399,11 +400,17 @@ async def test_queue_order_priority_and_no_item_stuck(tmp_path: Path) -> None:
 
     source.before_read = hold
     out = tmp_path / "out"
+    def add(queue: TransferQueue, path: Path) -> Transfer:
+        return queue.add(TransferRequest(Endpoint(source, str(path)),
+                                         Endpoint(LocalBackend(), str(out / path.name)),
+                                         options=options()))
+
     async with TransferQueue(concurrency=1) as queue:
-        transfers = [queue.add(TransferRequest(Endpoint(source, str(path)),
-                                               Endpoint(LocalBackend(), str(out / path.name)),
-                                               options=options())) for path in files]
+        # a holds the only slot before the others are queued: transfers that prepare at
+        # the same moment start in whichever order their preparation ends.
+        transfers = [add(queue, files[0])]
         await asyncio.wait_for(first_read.wait(), GUARD)
+        transfers += [add(queue, path) for path in files[1:]]
         assert started == ["a.bin"]
         queue.move(transfers[4].id, 0)  # e goes first among those waiting
         queue.set_priority(transfers[3].id, 5)  # d outranks any position
@@ -582,3 +589,25 @@ async def test_wait_all_and_snapshots(tmp_path: Path, count: int) -> None:
         assert [s.position for s in snaps] == list(range(count))
         await queue.clear_finished()
         assert queue.transfers == []
+
+
+async def test_pause_or_cancel_right_after_add_sticks(tmp_path: Path) -> None:
+    """Stopping a transfer before its task ever ran still pauses or cancels it."""
+    src = tmp_path / "a.bin"
+    src.write_bytes(b"a" * 1000)
+
+    def request(name: str) -> TransferRequest:
+        return TransferRequest(Endpoint(LocalBackend(), str(src)),
+                               Endpoint(LocalBackend(), str(tmp_path / "out" / name)),
+                               options=options())
+
+    async with TransferQueue() as queue:
+        paused, cancelled = queue.add(request("p.bin")), queue.add(request("c.bin"))
+        await queue.pause(paused.id)
+        await queue.cancel(cancelled.id)
+        assert paused.snapshot().state is TransferState.PAUSED
+        assert cancelled.snapshot().state is TransferState.CANCELLED
+        assert (await asyncio.wait_for(cancelled.wait(), GUARD)).state is TransferState.CANCELLED
+        await queue.resume(paused.id)
+        assert (await asyncio.wait_for(paused.wait(), GUARD)).state is TransferState.DONE
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["p.bin"]

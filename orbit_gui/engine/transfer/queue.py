@@ -105,6 +105,9 @@ class Transfer:
         self._job_ids = 0
         self._recorded: set[str] = set()
         self._existing: DestinationIndex | None = None
+        self._began = False
+        """Whether the run's task has taken its first step (a task cancelled before
+        that never runs its body, so _halt() records the stop itself)."""
         """Listings of the destination folders while a folder is being copied."""
         self._reset_counters()
 
@@ -207,35 +210,20 @@ class Transfer:
         self.error = None
         self._finished.clear()
         self.state = TransferState.QUEUED
+        self._began = False
         self._task = asyncio.create_task(self._main(), name=f"transfer-{self._id}")
         self.queue._ensure_ticker()
         self._changed()
 
     async def _main(self) -> None:
         journal = self.queue.journal
+        self._began = True
         try:
             await self._run()
         except asyncio.CancelledError:
-            stop = self._stop
-            if stop is _Stop.PAUSE:
-                self.state = TransferState.PAUSED
-                await journal.call(journal.journal.update_transfer, self._id, state="paused",
-                                   **self._totals())
-            elif stop is _Stop.CANCEL:
-                await self._cleanup()
-                self.state = TransferState.CANCELLED
-                await journal.call(journal.journal.finish_transfer, self._id, "cancelled")
-            elif stop is _Stop.FATAL and self._fatal is not None:
-                self._failed(self._fatal.message)
-                await journal.call(journal.journal.finish_transfer, self._id, "failed",
-                                   error=self.error, **self._totals())
-            else:  # the queue shuts down (or someone cancelled us): resumable later
-                self.state = TransferState.INTERRUPTED
-                await journal.call(journal.journal.update_transfer, self._id,
-                                   **self._totals())
-                await journal.call(journal.journal.release, self._id)
-                if stop is None:
-                    raise
+            await self._stopped()
+            if self._stop is None:
+                raise
         except OrbitError as exc:
             self._failed(exc.message)
             await journal.call(journal.journal.finish_transfer, self._id, "failed",
@@ -255,10 +243,34 @@ class Transfer:
                 await journal.call(journal.journal.finish_transfer, self._id, "done",
                                    **self._totals())
         finally:
-            if self.state.finished:
-                self._finished.set()
-            self._changed()
-            self.queue.hub.flush(self._id)
+            self._settled()
+
+    async def _stopped(self) -> None:
+        """Record why the run was cut short (pause, cancel, a fatal error, shutdown)."""
+        journal = self.queue.journal
+        stop = self._stop
+        if stop is _Stop.PAUSE:
+            self.state = TransferState.PAUSED
+            await journal.call(journal.journal.update_transfer, self._id, state="paused",
+                               **self._totals())
+        elif stop is _Stop.CANCEL:
+            await self._cleanup()
+            self.state = TransferState.CANCELLED
+            await journal.call(journal.journal.finish_transfer, self._id, "cancelled")
+        elif stop is _Stop.FATAL and self._fatal is not None:
+            self._failed(self._fatal.message)
+            await journal.call(journal.journal.finish_transfer, self._id, "failed",
+                               error=self.error, **self._totals())
+        else:  # the queue shuts down (or someone cancelled us): resumable later
+            self.state = TransferState.INTERRUPTED
+            await journal.call(journal.journal.update_transfer, self._id, **self._totals())
+            await journal.call(journal.journal.release, self._id)
+
+    def _settled(self) -> None:
+        if self.state.finished:
+            self._finished.set()
+        self._changed()
+        self.queue.hub.flush(self._id)
 
     def _failed(self, reason: str) -> None:
         self.state = TransferState.FAILED
@@ -441,6 +453,11 @@ class Transfer:
         self._stop = stop
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+        if not self._began:  # cancelled before its first step: _main never ran at all
+            try:
+                await self._stopped()
+            finally:
+                self._settled()
 
 
 async def _one(item: FileItem) -> AsyncIterator[FileItem]:
