@@ -43,6 +43,9 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
+"""The reader of our output went away (``orbit ls | head``): 128 + SIGPIPE, as
+the shell reports for tools that die of it."""
 
 _TARGET = re.compile(r"^([\w][\w .@+-]{0,63}):(.*)$", re.DOTALL)
 _SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
@@ -691,6 +694,12 @@ def run(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # Nobody reads any more: stop quietly, and keep the final flush from failing too.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_BROKEN_PIPE
     except Exception as exc:
         log.exception("orbit %s failed", args.command)
         _fail(f"internal error ({type(exc).__name__}); details are in the log")

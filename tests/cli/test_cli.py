@@ -204,3 +204,20 @@ def test_progress_bar_on_a_terminal(orbit: Orbit, tmp_path: Path) -> None:
     text = output.decode()
     assert "\r[" in text and "100%" in text and "done" in text
     assert done.stdout == b""
+
+
+def test_ls_into_a_reader_that_stops_early_ends_quietly(orbit: Orbit, tmp_path: Path) -> None:
+    """`orbit ls | head -1`: the closed pipe ends the listing, not with an error."""
+    for index in range(20_000):
+        (tmp_path / f"f{index:05}").touch()
+    process = orbit.start("ls", str(tmp_path))
+    assert process.stdout is not None and process.stderr is not None
+    first = process.stdout.readline()
+    process.stdout.close()  # like `head -1` once it has its line
+    status = process.wait(timeout=120)
+    errors = process.stderr.read()
+    assert first.split()[-1].startswith("f")
+    assert status == 141, errors
+    assert "error" not in errors.lower()
+    log_file = orbit.config / "logs" / "orbit-gui.log"
+    assert not log_file.exists() or "BrokenPipeError" not in log_file.read_text()

@@ -393,8 +393,7 @@ class FileJob:
         method = self.method = self.choose(entry)
         if method is Method.COPY:
             await self._server_copy(entry, dest_path, overwrite=overwrite)
-        elif method is Method.WINDOW:
-            await self._start_record(entry, dest_path, method)
+        elif method is Method.WINDOW:  # journaled there, when it is worth a resume
             await self._window(entry, dest_path, state=None, overwrite=overwrite)
         elif method is Method.PARTS:
             if not await self._parts(entry, dest_path, None, overwrite=overwrite):
