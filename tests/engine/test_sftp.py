@@ -584,6 +584,34 @@ async def test_parts_written_out_of_order_make_the_same_file(
     assert local_size(upload.temp_path) is None
 
 
+async def test_parts_side_by_side_share_the_connections_requests(
+    sftp: SftpBackend, folder: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """However many parts upload at once, at most ``requests`` WRITEs are in flight
+    over the connection (what asyncssh queues stays bounded)."""
+    in_flight = peak = 0
+    real_write = asyncssh.SFTPClientFile.write
+
+    async def counted(self: asyncssh.SFTPClientFile, data: bytes, offset: int = 0) -> int:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        try:
+            return await real_write(self, data, offset)
+        finally:
+            in_flight -= 1
+
+    monkeypatch.setattr(asyncssh.SFTPClientFile, "write", counted)
+    data = pattern_bytes(8 * 8 * sftp.write_block)  # 64 blocks; 32 requests by default
+    upload = await sftp.open_part_upload(f"{folder}/shared.bin", len(data))
+    view = memoryview(data)
+    await asyncio.gather(*(upload.write_part(offset, view[offset : offset + length])
+                           for offset, length in parts_of(len(data), len(data) // 8)))
+    await upload.commit()
+    assert peak == sftp.requests, "the parts together keep every request slot busy, no more"
+    assert await read_all(sftp, f"{folder}/shared.bin") == data
+
+
 async def test_commit_with_a_missing_tail_is_an_integrity_error(
     sftp: SftpBackend, folder: str
 ) -> None:

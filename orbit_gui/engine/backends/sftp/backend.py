@@ -75,6 +75,9 @@ class SftpBackend(Backend):
         self.read_block = max(1, min(wanted, limits.max_read_len or wanted, MAX_BLOCK))
         self.write_block = max(1, min(wanted, limits.max_write_len or wanted, MAX_BLOCK))
         self.requests = settings.requests
+        self.write_slots = asyncio.Semaphore(self.requests)
+        """WRITE requests in flight over the whole connection: parts uploading side by
+        side share them, so what asyncssh holds queued stays ``requests x block``."""
         self.features = dataclasses.replace(
             type(self).features, server_copy=sftp.supports_remote_copy
         )

@@ -77,17 +77,20 @@ class SftpPartUpload:
         view = memoryview(data)
         block = self.backend.write_block
         where = self.backend.where
+        slots = self.backend.write_slots
+
+        async def one(at: int, chunk: memoryview) -> int:
+            async with slots:
+                await file.write(cast(bytes, chunk), at)  # any bytes-like object will do
+            return len(chunk)
+
         if len(view) <= block:
             with mapped(where, self.path):
-                await file.write(cast(bytes, view), offset)  # any bytes-like object will do
+                await one(offset, view)
             if progress_cb is not None:
                 progress_cb(len(view))
             return
         pending: set[asyncio.Task[int]] = set()
-
-        async def one(at: int, chunk: memoryview) -> int:
-            await file.write(cast(bytes, chunk), at)
-            return len(chunk)
 
         position = 0
         try:
