@@ -4,6 +4,7 @@ servers, then bench/results/latest.md and latest.json.
     python -m bench.run_all                 # full sizes (about 30 minutes on 2 cores)
     python -m bench.run_all --quick         # small sizes (a few minutes)
     python -m bench.run_all --only s3_large,listing --rounds 5
+    python -m bench.run_all --only listing --merge   # rerun one case into latest.*
 
 A case that fails is reported as failed (with its error) and the others still run.
 """
@@ -97,6 +98,11 @@ def markdown(results: list[CaseResult], info: dict[str, Any]) -> str:
              "hits all alike: read the ratios, not the absolute figures.", "",
              "## Headline: the targets of issue 9", "",
              md_table(["target", "figure", "goal", "verdict"], _headline(results)), ""]
+    merged = info.get("merged")
+    if merged:
+        lines += [f"**Merged report**: {', '.join(merged['cases'])} rerun on {info['when']} "
+                  f"(in {info['seconds'] / 60:.1f} minutes); every other case is from the full "
+                  f"run of {merged['into']}.", ""]
     if info.get("unfinished"):
         lines += [f"**Partial report**: still to run: {', '.join(info['unfinished'])}.", ""]
     if PROFILES.exists():
@@ -127,6 +133,9 @@ def _failed(case: str, error: BaseException) -> CaseResult:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = Options.parser(__doc__.split("\n\n")[0])
     parser.add_argument("--only", help=f"comma-separated cases among {','.join(CASES)}")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the other cases of bench/results/latest.json and replace "
+                        "only these (after a fix, without rerunning the whole suite)")
     args = parser.parse_args(argv)
     options = Options.from_args(args)
     cases = args.only.split(",") if args.only else CASES
@@ -138,8 +147,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: list[CaseResult] = []
     durations: dict[str, float] = {}
     info: dict[str, Any] = {"when": when, "options": options, "machine": machine()}
+    earlier = _earlier_cases(set(cases)) if args.merge else {}
     with Session(options.tmp) as session:
         info["versions"] = versions(session)
+        if earlier:
+            before = _earlier_info()
+            full_run = (before.get("merged") or {}).get("into") or before.get("when", "?")
+            info["merged"] = {"cases": cases, "into": full_run}
         for case in cases:
             print(f"== {case}", file=sys.stderr)
             begin = time.perf_counter()
@@ -152,14 +166,45 @@ def main(argv: Sequence[str] | None = None) -> int:
             durations[case] = time.perf_counter() - begin
             print(f"== {case}: {durations[case]:.0f} s", file=sys.stderr)
             # Written after every case, so an interrupted run still leaves a report.
-            info.update(seconds=time.perf_counter() - started, durations=durations,
+            info.update(seconds=time.perf_counter() - started,
+                        durations={**{c: d for c, (_, d) in earlier.items()}, **durations},
                         load_at_end=[round(x, 2) for x in os.getloadavg()],
                         unfinished=[c for c in cases if c not in durations])
-            write_report(results, info)
+            write_report(_in_order(results, earlier), info)
     print(md_table(["target", "figure", "goal", "verdict"], _headline(results)))
     print(f"\n{RESULTS.relative_to(ROOT)}/latest.md, latest.json "
           f"({info['seconds'] / 60:.1f} minutes)", file=sys.stderr)
     return 0
+
+
+def _earlier_info() -> dict[str, Any]:
+    path = RESULTS / "latest.json"
+    if not path.exists():
+        return {}
+    loaded: dict[str, Any] = json.loads(path.read_text())
+    return loaded
+
+
+def _earlier_cases(rerun: set[str]) -> dict[str, tuple[CaseResult, float]]:
+    """The cases of the last report that are not rerun now, with their durations."""
+    info = _earlier_info()
+    found: dict[str, tuple[CaseResult, float]] = {}
+    for case, saved in info.get("cases", {}).items():
+        if case in rerun:
+            continue
+        targets = [Target(t["name"], t["figure"], t["goal"], t["met"], t.get("note", ""))
+                   for t in info.get("targets", []) if t["case"] == case]
+        result = CaseResult(case, saved["title"], saved["headers"], saved["rows"], targets,
+                            saved["notes"], saved["data"])
+        found[case] = (result, float(info.get("durations", {}).get(case, 0.0)))
+    return found
+
+
+def _in_order(results: list[CaseResult],
+              earlier: dict[str, tuple[CaseResult, float]]) -> list[CaseResult]:
+    by_case = {case: result for case, (result, _) in earlier.items()}
+    by_case.update({result.case: result for result in results})
+    return [by_case[case] for case in CASES if case in by_case]
 
 
 def write_report(results: list[CaseResult], info: dict[str, Any]) -> None:
