@@ -20,11 +20,12 @@ from .engine import Entry, HostKeyChanged, HostKeyUnknown, OrbitError, Profile
 from .engine.connections import ConnectionPool, HostKeyTrust
 from .engine.errors import AuthenticationFailed
 from .engine.profiles import ProfileStore
-from .engine.transfer import Endpoint, Transfer, TransferQueue, TransferState
+from .engine.transfer import Endpoint, TransferState
 from .engine.transfer.request import requests_into
 from .models import file_actions
 from .models.file_kinds import FileKinds
 from .models.profile_model import ProfileListModel
+from .models.queue_bridge import QueueBridge, TransferHandle
 from .models.remote_session import RemoteSession
 from .models.settings import AppSettings
 from .views.async_dialog import run_dialog
@@ -47,7 +48,7 @@ class Controller(QObject):
     """Owns nothing it did not make: the app builds the parts and closes them."""
 
     def __init__(self, window: MainWindow, pool: ConnectionPool, store: ProfileStore,
-                 profiles: ProfileListModel, settings: AppSettings, queue: TransferQueue,
+                 profiles: ProfileListModel, settings: AppSettings, queue: QueueBridge,
                  session: RemoteSession) -> None:
         super().__init__(window)
         self.window = window
@@ -59,8 +60,9 @@ class Controller(QObject):
         self.session = session
         self._kinds = FileKinds()
         self._tasks: set[asyncio.Task[Any]] = set()
-        pool.secret_prompt = self._ask_secret
-        pool.host_key_prompt = self._ask_host_key
+        for asker in (pool, queue):  # browsing connections, and the transfers' own
+            asker.secret_prompt = self._ask_secret
+            asker.host_key_prompt = self._ask_host_key
         bar = window.connection_bar
         bar.connect_requested.connect(lambda profile: self.spawn(self.connect_profile(profile)))
         bar.disconnect_requested.connect(lambda: self.spawn(session.hang_up()))
@@ -165,20 +167,20 @@ class Controller(QObject):
         return Endpoint(backend, path, ref)
 
     async def copy(self, source: BrowserPane, paths: Sequence[str], target: BrowserPane,
-                   folder: str) -> list[Transfer]:
+                   folder: str) -> list[TransferHandle]:
         """Queue a copy of ``paths`` (on ``source``'s store) into ``folder`` of ``target``."""
         download = target is self.window.local_pane
         options = self.settings.transfer_options(download=download)
         requests = await requests_into(self._endpoint(source, ""), paths,
                                        self._endpoint(target, folder), options)
-        transfers = [self.queue.add(request) for request in requests]
+        transfers = [await self.queue.add(request) for request in requests]
         for transfer in transfers:
             self.spawn(self._refresh_when_done(transfer, target, folder))
         if transfers:
             self.window.transfer_dock.show()
         return transfers
 
-    async def _refresh_when_done(self, transfer: Transfer, pane: BrowserPane,
+    async def _refresh_when_done(self, transfer: TransferHandle, pane: BrowserPane,
                                  folder: str) -> None:
         snapshot = await transfer.wait()
         if snapshot.state is TransferState.DONE and pane.current_path == folder:

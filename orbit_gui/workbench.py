@@ -12,10 +12,11 @@ from pathlib import Path
 from .controller import Controller
 from .engine.backends.local import LocalBackend
 from .engine.connections import ConnectionPool
+from .engine.loop_thread import LoopThread
 from .engine.profiles import ProfileStore
-from .engine.transfer import TransferQueue
 from .models.listing_model import ListingModel
 from .models.profile_model import ProfileListModel
+from .models.queue_bridge import QueueBridge
 from .models.remote_session import RemoteSession
 from .models.settings import AppSettings
 from .views.main_window import MainWindow
@@ -30,7 +31,11 @@ class Workbench:
     profiles: ProfileListModel
     settings: AppSettings
     pool: ConnectionPool
-    queue: TransferQueue
+    """The connections the panes browse with (on the GUI loop)."""
+    engine: LoopThread
+    """The transfers' own loop thread."""
+    queue: QueueBridge
+    """The transfer queue, on ``engine``, with connections of its own."""
     local_model: ListingModel
     remote_model: ListingModel
     session: RemoteSession
@@ -49,8 +54,10 @@ class Workbench:
         settings = settings or AppSettings()
         profiles = ProfileListModel(store)
         pool = ConnectionPool(store)
-        queue = await TransferQueue.open(
-            journal_path, opener=pool.get, concurrency=settings.concurrent_transfers,
+        engine = LoopThread("orbit-transfers")
+        engine.start()
+        queue = await QueueBridge.open(
+            engine, store, journal_path, concurrency=settings.concurrent_transfers,
             bwlimit=float(settings.bandwidth_limit) or None)
         local_model = ListingModel(LocalBackend(), fetch_size=fetch_size)
         remote_model = ListingModel(None, fetch_size=fetch_size)
@@ -60,14 +67,15 @@ class Workbench:
         panel = TransferPanel(queue)
         window.set_transfer_panel(panel)
         controller = Controller(window, pool, store, profiles, settings, queue, session)
-        return cls(store, profiles, settings, pool, queue, local_model, remote_model, session,
-                   window, panel, controller)
+        return cls(store, profiles, settings, pool, engine, queue, local_model, remote_model,
+                   session, window, panel, controller)
 
     async def aclose(self) -> None:
-        """Stop in order: running transfers pause (resumable from the journal), then
-        listings end, then connections close."""
+        """Stop in order: running transfers pause (resumable from the journal) and
+        their loop thread ends, then listings end, then connections close."""
         await self.controller.aclose()
         await self.queue.aclose()
+        self.engine.stop()
         await self.local_model.aclose()
         await self.remote_model.aclose()
         await self.pool.aclose()

@@ -1,9 +1,11 @@
 """The transfer queue as a Qt tree: one row per transfer, child rows for what is in flight.
 
 :class:`TransferModel` listens to a :class:`~orbit_gui.engine.transfer.TransferQueue`'s
-progress hub. Events are only stored as they arrive (the newest per transfer
-replaces the older one); a QTimer applies them at ``rate`` Hz, so a queue of ten
-thousand busy transfers costs one pass over the *changed* transfers per tick.
+progress hub (in the app, a :class:`~.queue_bridge.QueueBridge`'s: the events of the
+queue on the engine's thread, handed on on the GUI loop). Events are only stored as
+they arrive (the newest per transfer replaces the older one); a QTimer applies them
+at ``rate`` Hz, so a queue of ten thousand busy transfers costs one pass over the
+*changed* transfers per tick.
 Each pass compares the new texts of a row with the ones shown and emits
 ``dataChanged`` for those columns and roles alone; child rows (the parts or
 download-window slots in flight right now) are inserted and removed as they
@@ -46,6 +48,7 @@ from ..engine.transfer import (
 )
 from ..engine.transfer.progress import SpeedMeter
 from .formatting import exact_bytes, human_count, human_size
+from .queue_bridge import QueueBridge
 from .transfer_text import bytes_text, human_duration, human_speed, transfer_name
 
 __all__ = [
@@ -203,7 +206,7 @@ class TransferModel(QAbstractItemModel):
     flushed = Signal(int)
     """After each tick that applied events: how many transfers it touched."""
 
-    def __init__(self, queue: TransferQueue, parent: QObject | None = None, *,
+    def __init__(self, queue: TransferQueue | QueueBridge, parent: QObject | None = None, *,
                  rate: float = 20.0, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(parent)
         self._clock = clock

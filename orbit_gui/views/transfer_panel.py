@@ -1,9 +1,10 @@
 """The transfer queue panel: what every transfer is doing, and the controls over it.
 
 The panel renders a :class:`~orbit_gui.models.transfer_model.TransferModel`
-and forwards the user's intent to the :class:`TransferQueue`: each control
-starts an asyncio task on the (qasync) loop and returns at once, so the
-window never waits on the engine. A failed action becomes one sentence in the
+and forwards the user's intent to the :class:`TransferQueue` (in the app, the
+:class:`~orbit_gui.models.queue_bridge.QueueBridge` to the queue on the engine's
+thread): each control starts an asyncio task on the (qasync) loop and returns
+at once, so the window never waits on the engine. A failed action becomes one sentence in the
 panel's notice line and in the log tab, never a traceback.
 """
 
@@ -40,6 +41,7 @@ from PySide6.QtWidgets import (
 from ..engine.errors import OrbitError
 from ..engine.transfer import TransferQueue, TransferRecord, TransferSnapshot, TransferState
 from ..engine.transfer.request import is_local
+from ..models.queue_bridge import QueueBridge
 from ..models.transfer_model import Column, Role, Tab, TransferFilter, TransferModel
 from ..models.transfer_text import human_speed, transfer_name
 from .conflict_dialog import ConflictPrompt
@@ -67,7 +69,8 @@ class TransferPanel(QWidget):
     notice_changed = Signal(str)
     """A sentence about an action that failed ("" when cleared), also shown in the panel."""
 
-    def __init__(self, queue: TransferQueue, parent: QWidget | None = None) -> None:
+    def __init__(self, queue: TransferQueue | QueueBridge,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.queue = queue
         self.model = TransferModel(queue, self)
