@@ -74,8 +74,10 @@ class Workbench:
         """Stop in order: running transfers pause (resumable from the journal) and
         their loop thread ends, then listings end, then connections close."""
         await self.controller.aclose()
-        await self.queue.aclose()
-        self.engine.stop()
+        try:
+            await self.queue.aclose()
+        finally:
+            self.engine.stop()
         await self.local_model.aclose()
         await self.remote_model.aclose()
         await self.pool.aclose()

@@ -101,11 +101,8 @@ class TransferHandle:
 
     @functools.cached_property
     def request(self) -> TransferRequest:
+        """What it copies, with the engine's own backends (NotFound once removed)."""
         return self._bridge.engine.call(lambda: self._bridge._queue.get(self.id).request)
-
-    @property
-    def destination(self) -> Endpoint:
-        return self.request.destination
 
     async def wait(self) -> TransferSnapshot:
         """Wait until the transfer ends (done, failed, cancelled, paused)."""

@@ -348,13 +348,13 @@ class TransferPanel(QWidget):
             path = str(destination.get("path", ""))
             return path if record.spec.get("recursive") else posixpath.dirname(path)
         try:
-            transfer = self.queue.get(snapshot.id)
+            request = self.queue.get(snapshot.id).request
         except OrbitError:
             return None
-        if not is_local(transfer.destination.backend):
+        if not is_local(request.destination.backend):
             return None
-        path = transfer.destination.path
-        return path if transfer.request.recursive else posixpath.dirname(path)
+        path = request.destination.path
+        return path if request.recursive else posixpath.dirname(path)
 
     def show_details(self) -> None:
         """A window with the errors of the selected transfers, in full."""
