@@ -91,13 +91,14 @@ class _Conflicts:
 class TransferHandle:
     """A transfer of the bridged queue, as the GUI sees it."""
 
-    def __init__(self, bridge: QueueBridge, transfer_id: str) -> None:
+    def __init__(self, bridge: QueueBridge, snapshot: TransferSnapshot) -> None:
         self._bridge = bridge
-        self.id = transfer_id
+        self.id = snapshot.id
+        self.latest = snapshot
+        """The latest snapshot the GUI loop received."""
 
     def snapshot(self) -> TransferSnapshot:
-        """The latest snapshot the GUI loop received."""
-        return self._bridge._snapshots[self.id]
+        return self.latest
 
     @functools.cached_property
     def request(self) -> TransferRequest:
@@ -120,11 +121,12 @@ class QueueBridge:
         self._pool = pool
         self._gui_loop = asyncio.get_running_loop()
         self._prompts: dict[str, Prompt] = {}
-        self._snapshots: dict[str, TransferSnapshot] = {}
+        self._handles: dict[str, TransferHandle] = {}
         self._pending: dict[str, TransferEvent] = {}
         self._delivery_due = False
         self._lock = threading.Lock()
-        self._snapshots.update((s.id, s) for s in engine.call(queue.snapshots))
+        for snapshot in engine.call(queue.snapshots):
+            self._track(snapshot)
         self._unlisten = engine.call(queue.hub.add_listener, self._on_engine_event)
 
     @classmethod
@@ -143,16 +145,17 @@ class QueueBridge:
 
     @property
     def transfers(self) -> list[TransferHandle]:
-        return [TransferHandle(self, s.id) for s in self.snapshots()]
+        """In queue order, as the latest snapshots say."""
+        return sorted(self._handles.values(), key=lambda handle: handle.latest.position)
 
     def snapshots(self) -> list[TransferSnapshot]:
-        """The latest snapshot of every transfer, in queue order."""
-        return sorted(self._snapshots.values(), key=lambda s: s.position)
+        return [handle.latest for handle in self.transfers]
 
     def get(self, transfer_id: str) -> TransferHandle:
-        if transfer_id not in self._snapshots:
-            raise NotFound(f"there is no transfer {transfer_id!r} in the queue")
-        return TransferHandle(self, transfer_id)
+        try:
+            return self._handles[transfer_id]
+        except KeyError:
+            raise NotFound(f"there is no transfer {transfer_id!r} in the queue") from None
 
     @property
     def scheduler(self) -> Scheduler:
@@ -179,9 +182,16 @@ class QueueBridge:
         return (await self._queue.resume_record(record)).snapshot()
 
     def _handle(self, snapshot: TransferSnapshot) -> TransferHandle:
-        """The handle of a transfer just queued (its first event may still be on its way)."""
-        self._snapshots.setdefault(snapshot.id, snapshot)
-        return TransferHandle(self, snapshot.id)
+        """The handle of a transfer just queued (its first event may have come already)."""
+        return self._handles.get(snapshot.id) or self._track(snapshot)
+
+    def _track(self, snapshot: TransferSnapshot) -> TransferHandle:
+        handle = self._handles.get(snapshot.id)
+        if handle is None:
+            handle = self._handles[snapshot.id] = TransferHandle(self, snapshot)
+        else:
+            handle.latest = snapshot
+        return handle
 
     async def _wait(self, transfer_id: str) -> TransferSnapshot:
         return await self._queue.get(transfer_id).wait()
@@ -290,9 +300,9 @@ class QueueBridge:
             self._delivery_due = False
         for event in pending.values():
             if isinstance(event, TransferRemoved):
-                self._snapshots.pop(event.id, None)
+                self._handles.pop(event.id, None)
             else:
-                self._snapshots[event.id] = event
+                self._track(event)
         for event in pending.values():
             self.hub.deliver(event)
 
