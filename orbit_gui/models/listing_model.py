@@ -2,7 +2,10 @@
 
 Entries are buffered by a consumer task and inserted in batches at most
 ``batch_interval_ms`` apart, appended at the end; the rows are put in sort
-order whenever the stream comes to rest (finished, or paused for more). The
+order whenever the stream comes to rest (finished, or paused for more). A
+big folder is sorted in steps of at most ``sort_step`` rows, one per turn of
+the event loop, and the result is applied in one layout change: a million
+rows never freeze the window (the state changes once the rows are sorted). The
 consumer stops pulling once ``fetch_size`` entries beyond the last
 ``fetchMore()`` have arrived, so a huge folder costs pages only as the user
 scrolls. Sorting and filtering happen here, never in a dynamic proxy.
@@ -13,10 +16,13 @@ from __future__ import annotations
 import asyncio
 import enum
 import uuid
-from collections.abc import Callable, Sequence
+from array import array
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import (
+    QAbstractItemModel,
     QAbstractTableModel,
     QDateTime,
     QLocale,
@@ -34,7 +40,7 @@ from ..engine.transfer.request import is_local
 from .drag import ENTRIES_MIME, DraggedItems, decode_drag, encode_drag
 from .file_kinds import FileKinds
 from .formatting import exact_bytes, human_size, iso_time
-from .sorting import natural_key, sort_entries
+from .sorting import SORT_STEP, natural_key, order_steps, run_steps
 
 __all__ = [
     "ENTRY_ROLE",
@@ -107,6 +113,28 @@ class _Listing:
         self.task: asyncio.Task[None] | None = None
 
 
+@dataclass
+class _Sorted:
+    """The outcome of one sort job, applied in a single layout change."""
+
+    entries: list[Entry]
+    """The first ``len(entries)`` entries of the model, in order."""
+    rows: list[Entry]
+    """What passes the filter of ``entries``: the first ``len(rows)`` rows."""
+    old_rows: int
+    """How many rows there were when the job began (rows after them are newer)."""
+    new_row: array[int]
+    """The new row of each old entry position (-1: filtered out)."""
+    row_entry: array[int] | None
+    """The entry position of each old row (None: no filter, the same number)."""
+    order: tuple[Column, Qt.SortOrder]
+
+
+_VERTICAL = QAbstractItemModel.LayoutChangeHint.VerticalSortHint
+_WITH_HINT = ("QList<QPersistentModelIndex>", "QAbstractItemModel::LayoutChangeHint")
+"""The layout signals' overload that says rows moved, columns did not."""
+
+
 class ListingModel(QAbstractTableModel):
     """The entries of one folder of one backend, sorted and filtered."""
 
@@ -123,7 +151,8 @@ class ListingModel(QAbstractTableModel):
     """:class:`DraggedItems` were dropped to go into the folder (a path of this backend)."""
 
     def __init__(self, backend: Backend | None, parent: QObject | None = None, *,
-                 batch_interval_ms: int = 100, fetch_size: int = 5000) -> None:
+                 batch_interval_ms: int = 100, fetch_size: int = 5000,
+                 sort_step: int = SORT_STEP) -> None:
         super().__init__(parent)
         self._backend: Backend | None = backend
         self.token = uuid.uuid4().hex
@@ -151,6 +180,14 @@ class ListingModel(QAbstractTableModel):
         self._timer = QTimer(self)
         self._timer.setInterval(batch_interval_ms)
         self._timer.timeout.connect(self._flush)
+        self._sort_step = max(2, sort_step)
+        self._sort_job: Generator[None, None, _Sorted] | None = None
+        self._sort_job_order: tuple[Column, Qt.SortOrder] | None = None
+        self._settle: tuple[ListingState, Callable[[], None] | None] | None = None
+        """What to announce once the rows are sorted (the stream came to rest)."""
+        self._sort_timer = QTimer(self)
+        self._sort_timer.setInterval(0)
+        self._sort_timer.timeout.connect(self._sort_some)
 
     # -- public API --------------------------------------------------------
 
@@ -213,10 +250,14 @@ class ListingModel(QAbstractTableModel):
         text = text.casefold()
         if text == self._filter:
             return
+        sorting = self._sort_job is not None
+        self._stop_sorting()
         self.beginResetModel()
         self._filter = text
         self._rows = self._matching(self._entries)
         self.endResetModel()
+        if sorting:
+            self._reorder()  # the sort under way starts over on the new rows
         self.count_changed.emit(len(self._entries))
 
     def entry(self, index: AnyIndex) -> Entry:
@@ -390,30 +431,42 @@ class ListingModel(QAbstractTableModel):
         if task is not None and task.done():
             error = None if task.cancelled() else task.exception()
             if error is None:
-                self._rest(ListingState.DONE)
-                self.listing_finished.emit(listing.path)
+                self._rest(ListingState.DONE, lambda: self.listing_finished.emit(listing.path))
             else:
                 self._error = listing_error_sentence(listing.path, error)
-                self._rest(ListingState.FAILED)
-                self.listing_failed.emit(listing.path, self._error)
+                self._rest(ListingState.FAILED,
+                           lambda: self.listing_failed.emit(listing.path, self._error))
         elif listing.paused and not listing.pending:
             self._rest(ListingState.PAUSED)
         if batch:
             self.count_changed.emit(len(self._entries))
 
-    def _rest(self, state: ListingState) -> None:
-        """The stream stopped: sort the rows, then announce ``state``.
+    def _rest(self, state: ListingState, announce: Callable[[], None] | None = None) -> None:
+        """The stream stopped: sort the rows, then announce ``state`` (and call
+        ``announce``), at once or when a sort in steps is done.
 
         The state is set before the layout change, because a view answers a
         layout change by asking canFetchMore() again: a user who waits at the
         bottom of a paused listing gets the next rows without scrolling again.
         """
         self._timer.stop()
+        self._settle = (state, announce)
+        self._reorder()
+
+    def _settle_state(self) -> Callable[[], None] | None:
+        """Set the state the stream rests in, if it does; what to emit after."""
+        if self._settle is None:
+            return None
+        (state, announce), self._settle = self._settle, None
         changed = state != self._state
         self._state = state
-        self._reorder()
-        if changed:
-            self.state_changed.emit()
+
+        def emit() -> None:
+            if changed:
+                self.state_changed.emit()
+            if announce is not None:
+                announce()
+        return emit
 
     def _append(self, batch: list[Entry]) -> None:
         self._entries.extend(batch)
@@ -432,11 +485,15 @@ class ListingModel(QAbstractTableModel):
     def _cancel(self) -> None:
         listing, self._listing = self._listing, None
         self._timer.stop()
+        self._stop_sorting()
+        self._settle = None
         if listing is not None and listing.task is not None:
             listing.task.cancel()
 
     def _forget_rows(self, path: str | None) -> None:
         """Empty the table for ``path`` (inside a model reset)."""
+        self._stop_sorting()
+        self._settle = None
         self._entries = []
         self._rows = []
         self._name_keys = {}
@@ -457,26 +514,113 @@ class ListingModel(QAbstractTableModel):
         return [e for e in entries if self._filter in e.name.casefold()]
 
     def _reorder(self) -> None:
-        """Sort the entries now, keeping selections and the current row."""
+        """Put the entries in sort order, keeping selections and the current row:
+        at once for up to ``sort_step`` entries, else in steps (see :meth:`_sort_some`).
+        A stream at rest is announced once its rows are in order."""
         order = (self._sort_column, self._sort_order)
-        if self._entries_order == order:
-            return
-        if not self._entries:
+        if self._entries_order == order or not self._entries:
+            self._stop_sorting()
             self._entries_order = order
+            emit = self._settle_state()
+            if emit is not None:
+                emit()
             return
-        self.layoutAboutToBeChanged.emit()
+        if self._sort_job is not None and self._sort_job_order == order:
+            return  # under way already
+        self._stop_sorting()
+        job = self._sort_steps(order)
+        if len(self._entries) <= self._sort_step:
+            self._apply(run_steps(job))
+            return
+        self._sort_job, self._sort_job_order = job, order
+        self._sort_timer.start()
+
+    def _sort_some(self) -> None:
+        """One step of the sort under way (a turn of the event loop between steps)."""
+        job = self._sort_job
+        if job is None:
+            self._sort_timer.stop()
+            return
+        try:
+            next(job)
+        except StopIteration as done:
+            self._sort_job = self._sort_job_order = None
+            self._sort_timer.stop()
+            self._apply(done.value)
+
+    def _stop_sorting(self) -> None:
+        self._sort_timer.stop()
+        job, self._sort_job, self._sort_job_order = self._sort_job, None, None
+        if job is not None:
+            job.close()
+
+    def _sort_steps(self, order: tuple[Column, Qt.SortOrder]
+                    ) -> Generator[None, None, _Sorted]:
+        """Sort the entries there are now, ``sort_step`` at a time; rows appended
+        meanwhile stay after them. Nothing of the model changes until :meth:`_apply`."""
+        column, sort_order = order
+        step = self._sort_step
+        entries = self._entries[:]
+        count = len(entries)
+        old_rows = len(self._rows)
+        text = self._filter
+        key = None if column == Column.NAME else self._sort_key(column)
+        positions = yield from order_steps(
+            entries, key, descending=sort_order == Qt.SortOrder.DescendingOrder,
+            name_key=self._name_keys.__getitem__, step=step)
+        new_row = array("q", [-1]) * count
+        ordered: list[Entry] = []
+        rows: list[Entry] = []
+        for start in range(0, count, step):
+            chunk = positions[start:start + step]
+            if text:
+                for position in chunk:
+                    entry = entries[position]
+                    ordered.append(entry)
+                    if text in entry.name.casefold():
+                        new_row[position] = len(rows)
+                        rows.append(entry)
+            else:
+                for row, position in enumerate(chunk, start):
+                    new_row[position] = row
+                ordered.extend(map(entries.__getitem__, chunk))
+            yield
+        row_entry: array[int] | None = None
+        if text:
+            row_entry = array("q")
+            for start in range(0, count, step):
+                row_entry.extend(p for p in range(start, min(count, start + step))
+                                 if text in entries[p].name.casefold())
+                yield
+        else:
+            rows = ordered[:]
+        return _Sorted(ordered, rows, old_rows, new_row, row_entry, order)
+
+    def _apply(self, result: _Sorted) -> None:
+        """Show the sorted rows in one layout change; persistent indexes follow
+        their entries."""
+        self.layoutAboutToBeChanged[_WITH_HINT].emit([], _VERTICAL)  # type: ignore[index]
         old = self.persistentIndexList()
-        moved = [self._rows[i.row()] for i in old]
-        key = None if self._sort_column == Column.NAME else self._sort_key(self._sort_column)
-        descending = self._sort_order == Qt.SortOrder.DescendingOrder
-        self._entries = sort_entries(self._entries, key, descending=descending,
-                                     name_key=self._name_keys.__getitem__)
-        self._rows = self._matching(self._entries)
-        self._entries_order = order
-        rows = {id(entry): row for row, entry in enumerate(self._rows)}
-        self.changePersistentIndexList(
-            old, [self.index(rows[id(e)], i.column()) for e, i in zip(moved, old, strict=True)])
-        self.layoutChanged.emit()
+        moved: list[QModelIndex] = []
+        for index in old:
+            row = index.row()
+            if row < result.old_rows:
+                position = row if result.row_entry is None else result.row_entry[row]
+                row = result.new_row[position]
+            moved.append(self.index(row, index.column()))
+        count = len(result.entries)
+        result.entries.extend(self._entries[count:])
+        result.rows.extend(self._rows[result.old_rows:])
+        self._entries, self._rows = result.entries, result.rows
+        complete = count == len(self._entries)
+        self._entries_order = result.order if complete else None
+        emit = self._settle_state() if complete else None
+        self.changePersistentIndexList(old, moved)
+        self.layoutChanged[_WITH_HINT].emit([], _VERTICAL)  # type: ignore[index]
+        if emit is not None:
+            emit()
+        elif self._settle is not None:
+            self._reorder()  # rows came while sorting: sort again, then settle
 
     def _sort_key(self, column: Column) -> Callable[[Entry], Any]:
         if column == Column.SIZE:
