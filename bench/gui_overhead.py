@@ -78,9 +78,12 @@ async def _gui(source: str, destination: str) -> dict[str, Any]:
     from PySide6.QtCore import QTimer
 
     from bench._qt import Heartbeat
+    from orbit_gui.gc_timer import GarbageCollector
     from orbit_gui.workbench import Workbench
 
     bench = await Workbench.open()
+    collector = GarbageCollector(bench.window)  # as in the app: on the Qt thread only
+    collector.start()
     bench.window.resize(1200, 800)
     bench.window.show()
     expand = QTimer()
@@ -100,6 +103,7 @@ async def _gui(source: str, destination: str) -> dict[str, Any]:
         expand.stop()
         rows = bench.panel.model.rowCount()
         await bench.aclose()
+        collector.stop()
     return {"seconds": seconds, "worst_stall": beat.worst, "worst_at": beat.worst_at,
             "connect_stall": connect_stall,
             "transfer_start": transfer_start, "ticks": beat.ticks, "rows": rows}

@@ -6,6 +6,7 @@ stops the thread and leaves the transfer resumable."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -55,6 +56,12 @@ async def test_a_transfer_runs_on_the_engine_thread_and_reports_on_the_qt_thread
             lambda event: events.append((event, threading.current_thread())))
         flushes: list[threading.Thread] = []
         bench.panel.model.flushed.connect(lambda _: flushes.append(threading.current_thread()))
+        collections: set[threading.Thread] = set()
+
+        def collecting(phase: str, info: dict[str, int]) -> None:
+            collections.add(threading.current_thread())
+
+        gc.callbacks.append(collecting)
         bench.queue.set_bwlimit(2 * MiB)  # still running when its tasks are looked at
         [transfer] = await bench.controller.copy(bench.window.local_pane, [str(source)], pane,
                                                  root)
@@ -66,8 +73,12 @@ async def test_a_transfer_runs_on_the_engine_thread_and_reports_on_the_qt_thread
         assert transfer.request.destination.backend is not bench.pool.cached(bench.session.ref)
         assert transfer.request.destination.ref == bench.session.ref
         bench.queue.set_bwlimit(None)
-        done = await transfer.wait()
+        try:
+            done = await transfer.wait()
+        finally:
+            gc.callbacks.remove(collecting)
         assert done.state is TransferState.DONE, done.error
+        assert collections <= {threading.main_thread()}, "garbage collected on the Qt thread"
         model = bench.panel.model
         await wait_until(lambda: model.state_at(model.row_of(transfer.id).row())
                          is TransferState.DONE, model.flushed)

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from orbit_gui.engine.profiles import ProfileStore, SecretStore
+from orbit_gui.gc_timer import GarbageCollector
 from orbit_gui.models.listing_model import Column, ListingState
 from orbit_gui.models.settings import AppSettings
 from orbit_gui.views.browser_pane import BrowserPane
@@ -29,7 +30,10 @@ __all__ = ["open_workbench", "rows", "settled"]
 @asynccontextmanager
 async def open_workbench(qtbot: QtBot, root: Path, folder: Path | None = None, *,
                          fetch_size: int = 5000) -> AsyncIterator[Workbench]:
-    """A shown, active window whose local pane lists ``folder`` (if given)."""
+    """A shown, active window whose local pane lists ``folder`` (if given).
+
+    As in the app, garbage is collected on the Qt thread only (from a Qt timer), never
+    by whichever thread allocates, the transfers' engine thread included."""
     service = f"orbit-test-{uuid.uuid4().hex[:8]}"
     store = ProfileStore(root / "config" / "profiles.json", SecretStore(service))
     settings = AppSettings(QSettings(str(root / "config" / "settings.ini"),
@@ -38,6 +42,8 @@ async def open_workbench(qtbot: QtBot, root: Path, folder: Path | None = None, *
                                  journal_path=root / "journal.sqlite", fetch_size=fetch_size)
     window = bench.window
     qtbot.addWidget(window)
+    collector = GarbageCollector(window)
+    collector.start()
     try:
         window.show()
         window.activateWindow()
@@ -52,6 +58,7 @@ async def open_workbench(qtbot: QtBot, root: Path, folder: Path | None = None, *
         yield bench
     finally:
         await bench.aclose()
+        collector.stop()
         for profile in store.load():
             with suppress(Exception):
                 store.secrets.delete(profile.name)
