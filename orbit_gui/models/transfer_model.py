@@ -75,6 +75,7 @@ class Column(enum.IntEnum):
 
 
 _HEADERS = ("Transfer", "Progress", "Parts", "Size", "Speed", "Time left", "State")
+_COLUMNS = len(Column)
 
 
 class Role(enum.IntEnum):
@@ -466,11 +467,18 @@ class TransferModel(QAbstractItemModel):
     # -- QAbstractItemModel ------------------------------------------------------------------
 
     def index(self, row: int, column: int, parent: Index = _ROOT) -> QModelIndex:
-        if not self.hasIndex(row, column, parent):
+        # The bounds checked here, not by hasIndex(): views call this for every cell
+        # they paint, and hasIndex() calls back into Python twice (rowCount, columnCount).
+        if row < 0 or not 0 <= column < _COLUMNS:
             return QModelIndex()
         if not parent.isValid():
-            return self.createIndex(row, column, 0)
-        return self.createIndex(row, column, self._rows[parent.row()].serial)
+            return self.createIndex(row, column, 0) if row < len(self._rows) else QModelIndex()
+        if parent.internalId() != 0 or parent.column() != 0:
+            return QModelIndex()
+        top = self._rows[parent.row()]
+        if row >= len(top.children):
+            return QModelIndex()
+        return self.createIndex(row, column, top.serial)
 
     def parent(self, child: Index = _ROOT) -> QModelIndex:  # type: ignore[override]
         if not child.isValid():
@@ -491,7 +499,7 @@ class TransferModel(QAbstractItemModel):
         return len(self._rows[parent.row()].children)
 
     def columnCount(self, parent: Index = _ROOT) -> int:
-        return len(Column)
+        return _COLUMNS
 
     def hasChildren(self, parent: Index = _ROOT) -> bool:
         return self.rowCount(parent) > 0
