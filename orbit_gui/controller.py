@@ -205,7 +205,8 @@ class Controller(QObject):
 
     async def _properties(self, pane: BrowserPane, entry: Entry) -> None:
         fresh = await file_actions.entry_properties(pane.model, entry)
-        self.window.show_properties(fresh, self._kinds.kind(fresh))
+        kind = self._kinds.kind(fresh.name, fresh.is_dir, fresh.content_type)
+        self.window.show_properties(fresh, kind)
 
     async def _link(self, pane: BrowserPane, entry: Entry, seconds: int) -> None:
         self.window.show_link(await file_actions.file_link(pane.model, entry, seconds))

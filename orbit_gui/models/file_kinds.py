@@ -8,8 +8,6 @@ from PySide6.QtCore import QMimeDatabase, QMimeType
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QFileIconProvider
 
-from ..engine import Entry
-
 __all__ = ["FileKinds"]
 
 _GENERIC_TYPES = frozenset({"application/octet-stream", "binary/octet-stream", ""})
@@ -29,18 +27,19 @@ class FileKinds:
         self._file_icon = provider.icon(QFileIconProvider.IconType.File)
         self._by_key: dict[str, tuple[str, QIcon]] = {}
 
-    def kind(self, entry: Entry) -> str:
-        return self._lookup(entry)[0]
+    def kind(self, name: str, is_dir: bool, content_type: str | None = None) -> str:
+        """A kind name for an entry ("Folder", "PNG image", "File")."""
+        return self._lookup(name, is_dir, content_type)[0]
 
-    def icon(self, entry: Entry) -> QIcon:
-        return self._lookup(entry)[1]
+    def icon(self, name: str, is_dir: bool, content_type: str | None = None) -> QIcon:
+        return self._lookup(name, is_dir, content_type)[1]
 
-    def _lookup(self, entry: Entry) -> tuple[str, QIcon]:
-        if entry.is_dir:
+    def _lookup(self, name: str, is_dir: bool, content_type: str | None) -> tuple[str, QIcon]:
+        if is_dir:
             return self._folder
-        content_type = (entry.content_type or "").lower()
+        content_type = (content_type or "").lower()
         if content_type in _GENERIC_TYPES:
-            key = "." + posixpath.splitext(entry.name)[1].lower()
+            key = "." + posixpath.splitext(name)[1].lower()
         else:
             key = content_type
         found = self._by_key.get(key)

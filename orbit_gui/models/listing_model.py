@@ -19,6 +19,7 @@ import uuid
 from array import array
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from PySide6.QtCore import (
@@ -40,6 +41,7 @@ from ..engine.transfer.request import is_local
 from .drag import ENTRIES_MIME, DraggedItems, decode_drag, encode_drag
 from .file_kinds import FileKinds
 from .formatting import exact_bytes, human_size, iso_time
+from .rows import CONTENT_TYPE, ETAG, IS_DIR, MTIME, NAME, PATH, SIZE, Row, entry_of, row_of
 from .sorting import SORT_STEP, natural_key, order_steps, run_steps
 
 __all__ = [
@@ -117,9 +119,9 @@ class _Listing:
 class _Sorted:
     """The outcome of one sort job, applied in a single layout change."""
 
-    entries: list[Entry]
+    entries: list[Row]
     """The first ``len(entries)`` entries of the model, in order."""
-    rows: list[Entry]
+    rows: list[Row]
     """What passes the filter of ``entries``: the first ``len(rows)`` rows."""
     old_rows: int
     """How many rows there were when the job began (rows after them are newer)."""
@@ -168,8 +170,9 @@ class ListingModel(QAbstractTableModel):
         self._listing: _Listing | None = None
         self._state = ListingState.IDLE
         self._error = ""
-        self._entries: list[Entry] = []
-        self._rows: list[Entry] = []
+        self._entries: list[Row] = []
+        """Every entry listed, as plain tuples (see :mod:`.rows`)."""
+        self._rows: list[Row] = []
         self._name_keys: dict[str, str] = {}
         """natural_key() of every name listed, computed as batches arrive."""
         self._filter = ""
@@ -261,7 +264,7 @@ class ListingModel(QAbstractTableModel):
         self.count_changed.emit(len(self._entries))
 
     def entry(self, index: AnyIndex) -> Entry:
-        return self._rows[index.row()]
+        return entry_of(self._rows[index.row()])
 
     async def aclose(self) -> None:
         """Stop listing and wait until the backend's iterator is closed."""
@@ -291,20 +294,20 @@ class ListingModel(QAbstractTableModel):
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or index.row() >= len(self._rows):
             return None
-        entry = self._rows[index.row()]
+        row = self._rows[index.row()]
         column = Column(index.column())
         if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(entry, column)
+            return self._display(row, column)
         if role == Qt.ItemDataRole.DecorationRole and column == Column.NAME:
-            return self._kinds.icon(entry)
+            return self._kinds.icon(row[NAME], row[IS_DIR], row[CONTENT_TYPE])
         if role == Qt.ItemDataRole.ToolTipRole:
-            return self._tooltip(entry)
+            return self._tooltip(row)
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return self._alignment(column)
         if role == ENTRY_ROLE:
-            return entry
+            return entry_of(row)
         if role == SORT_ROLE:
-            return self._sort_key(column)(entry)
+            return self._sort_key(column)(row)
         return None
 
     def flags(self, index: AnyIndex) -> Qt.ItemFlag:
@@ -314,7 +317,7 @@ class ListingModel(QAbstractTableModel):
                 else Qt.ItemFlag.NoItemFlags
         flags = (Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
                  | Qt.ItemFlag.ItemNeverHasChildren | Qt.ItemFlag.ItemIsDragEnabled)
-        if self._rows[index.row()].is_dir:
+        if self._rows[index.row()][IS_DIR]:
             flags |= Qt.ItemFlag.ItemIsDropEnabled
         return flags
 
@@ -326,7 +329,7 @@ class ListingModel(QAbstractTableModel):
     def mimeData(self, indexes: Sequence[QModelIndex]) -> QMimeData:
         rows = sorted({index.row() for index in indexes if index.isValid()})
         local = self._backend is not None and is_local(self._backend)
-        return encode_drag(self.token, [self._rows[row].path for row in rows], local=local)
+        return encode_drag(self.token, [self._rows[row][PATH] for row in rows], local=local)
 
     def supportedDragActions(self) -> Qt.DropAction:
         return Qt.DropAction.CopyAction
@@ -337,8 +340,8 @@ class ListingModel(QAbstractTableModel):
     def drop_target(self, parent: AnyIndex) -> str | None:
         """The folder a drop on ``parent`` (a row, or the empty area) goes into."""
         if parent.isValid():
-            entry = self._rows[parent.row()]
-            return entry.path if entry.is_dir else self._path
+            row = self._rows[parent.row()]
+            return row[PATH] if row[IS_DIR] else self._path
         return self._path
 
     def canDropMimeData(self, data: QMimeData, action: Qt.DropAction, row: int, column: int,
@@ -469,13 +472,14 @@ class ListingModel(QAbstractTableModel):
         return emit
 
     def _append(self, batch: list[Entry]) -> None:
-        self._entries.extend(batch)
+        rows = [row_of(entry) for entry in batch]
+        self._entries.extend(rows)
         self._entries_order = None
         keys = self._name_keys
         for entry in batch:
             if entry.name not in keys:
                 keys[entry.name] = natural_key(entry.name)
-        visible = self._matching(batch)
+        visible = self._matching(rows)
         if visible:
             first = len(self._rows)
             self.beginInsertRows(_ROOT, first, first + len(visible) - 1)
@@ -508,10 +512,10 @@ class ListingModel(QAbstractTableModel):
 
     # -- sorting, filtering, display ------------------------------------------
 
-    def _matching(self, entries: Sequence[Entry]) -> list[Entry]:
+    def _matching(self, rows: Sequence[Row]) -> list[Row]:
         if not self._filter:
-            return list(entries)
-        return [e for e in entries if self._filter in e.name.casefold()]
+            return list(rows)
+        return [row for row in rows if self._filter in row[NAME].casefold()]
 
     def _reorder(self) -> None:
         """Put the entries in sort order, keeping selections and the current row:
@@ -567,19 +571,20 @@ class ListingModel(QAbstractTableModel):
         key = None if column == Column.NAME else self._sort_key(column)
         positions = yield from order_steps(
             entries, key, descending=sort_order == Qt.SortOrder.DescendingOrder,
-            name_key=self._name_keys.__getitem__, step=step)
+            name_key=self._name_keys.__getitem__, name=itemgetter(NAME),
+            is_dir=itemgetter(IS_DIR), step=step)
         new_row = array("q", [-1]) * count
-        ordered: list[Entry] = []
-        rows: list[Entry] = []
+        ordered: list[Row] = []
+        rows: list[Row] = []
         for start in range(0, count, step):
             chunk = positions[start:start + step]
             if text:
                 for position in chunk:
-                    entry = entries[position]
-                    ordered.append(entry)
-                    if text in entry.name.casefold():
+                    item = entries[position]
+                    ordered.append(item)
+                    if text in item[NAME].casefold():
                         new_row[position] = len(rows)
-                        rows.append(entry)
+                        rows.append(item)
             else:
                 for row, position in enumerate(chunk, start):
                     new_row[position] = row
@@ -590,7 +595,7 @@ class ListingModel(QAbstractTableModel):
             row_entry = array("q")
             for start in range(0, count, step):
                 row_entry.extend(p for p in range(start, min(count, start + step))
-                                 if text in entries[p].name.casefold())
+                                 if text in entries[p][NAME].casefold())
                 yield
         else:
             rows = ordered[:]
@@ -622,37 +627,43 @@ class ListingModel(QAbstractTableModel):
         elif self._settle is not None:
             self._reorder()  # rows came while sorting: sort again, then settle
 
-    def _sort_key(self, column: Column) -> Callable[[Entry], Any]:
+    def _sort_key(self, column: Column) -> Callable[[Row], Any]:
         if column == Column.SIZE:
-            return lambda e: -1 if e.size is None else e.size
+            return lambda row: -1 if row[SIZE] is None else row[SIZE]
         if column == Column.MODIFIED:
-            return lambda e: 0.0 if e.mtime is None else e.mtime
+            return lambda row: 0.0 if row[MTIME] is None else row[MTIME]
         if column == Column.KIND:
-            return lambda e: self._kinds.kind(e).casefold()
-        return lambda e: e.name.casefold()
+            return lambda row: self._kind(row).casefold()
+        return lambda row: row[NAME].casefold()
 
-    def _display(self, entry: Entry, column: Column) -> str:
+    def _kind(self, row: Row) -> str:
+        return self._kinds.kind(row[NAME], row[IS_DIR], row[CONTENT_TYPE])
+
+    def _display(self, row: Row, column: Column) -> str:
         if column == Column.NAME:
-            return entry.name
+            return row[NAME]
         if column == Column.SIZE:
-            if entry.is_dir:
+            if row[IS_DIR]:
                 return "—"
-            return "" if entry.size is None else human_size(entry.size)
+            size = row[SIZE]
+            return "" if size is None else human_size(size)
         if column == Column.MODIFIED:
-            if entry.mtime is None:
+            mtime = row[MTIME]
+            if mtime is None:
                 return ""
-            when = QDateTime.fromMSecsSinceEpoch(round(entry.mtime * 1000))
+            when = QDateTime.fromMSecsSinceEpoch(round(mtime * 1000))
             return self._locale.toString(when, self._date_format)
-        return self._kinds.kind(entry)
+        return self._kind(row)
 
-    def _tooltip(self, entry: Entry) -> str:
-        lines = [entry.path, self._kinds.kind(entry)]
-        if entry.size is not None:
-            lines.append(f"Size: {exact_bytes(entry.size)}")
-        if entry.mtime is not None:
-            lines.append(f"Modified: {iso_time(entry.mtime)}")
-        if entry.etag:
-            lines.append(f"ETag: {entry.etag}")
+    def _tooltip(self, row: Row) -> str:
+        lines = [row[PATH], self._kind(row)]
+        size, mtime, etag = row[SIZE], row[MTIME], row[ETAG]
+        if size is not None:
+            lines.append(f"Size: {exact_bytes(size)}")
+        if mtime is not None:
+            lines.append(f"Modified: {iso_time(mtime)}")
+        if etag:
+            lines.append(f"ETag: {etag}")
         return "\n".join(lines)
 
     @staticmethod

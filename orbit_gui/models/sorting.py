@@ -10,6 +10,7 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Generator, Sequence
 from itertools import repeat
+from operator import attrgetter
 from typing import Any, TypeVar, cast
 
 from ..engine import Entry
@@ -154,11 +155,16 @@ def _merge_steps(first: list[int], second: list[int], key: Callable[[int], Any],
     out.extend(second[j:])
 
 
-def order_steps(entries: Sequence[Entry], key: Callable[[Entry], Any] | None = None, *,
+def order_steps(entries: Sequence[_T], key: Callable[[_T], Any] | None = None, *,
                 descending: bool = False, name_key: Callable[[str], str] = natural_key,
+                name: Callable[[_T], str] = attrgetter("name"),
+                is_dir: Callable[[_T], bool] = attrgetter("is_dir"),
                 step: int = SORT_STEP) -> Generator[None, None, list[int]]:
     """The positions of ``entries`` in :func:`sort_entries` order, computed a bounded
-    piece at a time (see :func:`sort_steps`): the return value of ``yield from``."""
+    piece at a time (see :func:`sort_steps`): the return value of ``yield from``.
+
+    ``entries`` are :class:`Entry` objects, or anything ``name`` and ``is_dir``
+    read those two fields of (the listing model's plain rows)."""
     step = max(2, step)
     keys: list[Any] = []
     folders: list[int] = []
@@ -167,12 +173,13 @@ def order_steps(entries: Sequence[Entry], key: Callable[[Entry], Any] | None = N
     piece = max(1, step // 4)
     for start in range(0, len(entries), piece):
         chunk = entries[start:start + piece]
+        names = map(name_key, map(name, chunk))
         if key is None:
-            keys.extend([name_key(e.name) for e in chunk])
+            keys.extend(names)
         else:
-            keys.extend([(key(e), name_key(e.name)) for e in chunk])
-        for position, entry in enumerate(chunk, start):
-            (folders if entry.is_dir else files).append(position)
+            keys.extend(zip(map(key, chunk), names, strict=True))
+        for position, folder in enumerate(map(is_dir, chunk), start):
+            (folders if folder else files).append(position)
         yield
     by_key = keys.__getitem__
     folders = yield from sort_steps(folders, by_key, descending=descending, step=step)

@@ -141,7 +141,7 @@ async def test_streamed_folder_is_sorted_in_steps_keeping_selection(
         assert marks["sorted"] - marks["last insert"] >= 3000 // 100
         assert kept[0].isValid() and kept[0].column() == Column.SIZE
         picked = model.entry(model.index(kept[0].row(), 0))
-        assert picked is next(e for e in entries if e.name == picked.name)
+        assert picked == next(e for e in entries if e.name == picked.name)
 
         # The user sorts by size, descending: in steps again, selection kept.
         name = picked.name
