@@ -612,6 +612,53 @@ async def test_parts_side_by_side_share_the_connections_requests(
     assert await read_all(sftp, f"{folder}/shared.bin") == data
 
 
+async def test_ranges_read_side_by_side_share_the_connections_requests(
+    sftp: SftpBackend, folder: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ranges of a window download share ``requests`` READs over the connection
+    (plus at most one each), and a range whose consumer stalls holds up no other."""
+    in_flight = peak = 0
+    real_read = asyncssh.SFTPClientFile.read
+
+    async def counted(self: asyncssh.SFTPClientFile, size: int = -1, offset: int | None = None
+                      ) -> bytes:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        try:
+            return await real_read(self, size, offset)
+        finally:
+            in_flight -= 1
+
+    block = sftp.read_block
+    data = pattern_bytes(4 * sftp.requests * block)  # each range alone would use every slot
+    path = f"{folder}/ranges.bin"
+    Path(folder).mkdir()
+    Path(path).write_bytes(data)  # the server's root is a local folder
+    monkeypatch.setattr(asyncssh.SFTPClientFile, "read", counted)
+    ranges = parts_of(len(data), len(data) // 4)
+    stalled_range = asyncio.Event()
+    release = asyncio.Event()
+
+    async def fetch(index: int, offset: int, length: int) -> bytes:
+        got = bytearray()
+        async for chunk in sftp.read(path, offset, length):
+            got += chunk
+            if index == 0 and len(got) == len(chunk):
+                stalled_range.set()
+                await release.wait()  # this range's consumer stops for a while
+        return bytes(got)
+
+    stalled = asyncio.ensure_future(fetch(0, *ranges[0]))
+    await stalled_range.wait()
+    others = await asyncio.gather(*(fetch(i, *r) for i, r in enumerate(ranges) if i))
+    release.set()
+    first = await stalled
+    assert first + b"".join(others) == data
+    assert peak <= sftp.requests + len(ranges)
+    assert sftp.read_budget.free == sftp.requests, "every request slot came back"
+
+
 async def test_commit_with_a_missing_tail_is_an_integrity_error(
     sftp: SftpBackend, folder: str
 ) -> None:

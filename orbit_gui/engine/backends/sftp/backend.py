@@ -32,7 +32,7 @@ from ..local import TEMP_PREFIX
 from .connect import SftpSettings, open_sftp
 from .entries import entry_from_attrs, is_dir, is_symlink, version_tag
 from .mapping import map_error, mapped
-from .reading import pipelined_read
+from .reading import RequestBudget, pipelined_read
 from .upload import SftpPartUpload, temp_name
 
 __all__ = ["MAX_BLOCK", "SftpBackend"]
@@ -78,6 +78,9 @@ class SftpBackend(Backend):
         self.write_slots = asyncio.Semaphore(self.requests)
         """WRITE requests in flight over the whole connection: parts uploading side by
         side share them, so what asyncssh holds queued stays ``requests x block``."""
+        self.read_budget = RequestBudget(self.requests)
+        """READ requests in flight over the whole connection, shared the same way by
+        the ranges of a window download."""
         self.features = dataclasses.replace(
             type(self).features, server_copy=sftp.supports_remote_copy
         )
@@ -225,7 +228,7 @@ class SftpBackend(Backend):
             blocks = pipelined_read(
                 file, offset, None if length is None else offset + length,
                 block=self.read_block, depth=self.requests, known_size=attrs.size,
-                on_request=self._count_request,
+                on_request=self._count_request, budget=self.read_budget,
             )
             async with aclosing(blocks):
                 while True:
