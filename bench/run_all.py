@@ -32,8 +32,8 @@ from bench._servers import Session
 
 __all__ = ["CASES", "main"]
 
-CASES = ["s3_large", "s3_small", "sftp_smb", "memory", "listing", "gui_overhead",
-         "sliding_window"]
+CASES = ["s3_large", "s3_small", "sftp_smb", "library_ceiling", "memory", "listing",
+         "gui_overhead", "sliding_window"]
 PROFILES = RESULTS / "profiles.md"
 
 

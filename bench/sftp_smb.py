@@ -11,21 +11,35 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench._harness import Contender, Measurement, alternate, format_size
 from bench._report import TRANSFER_HEADERS, CaseResult, Options, Target, case_main, compare
 from bench._servers import Session
 
-__all__ = ["Remote", "remotes", "run"]
+__all__ = ["Argv", "Client", "Remote", "contenders", "place_seed", "remotes", "run"]
+
+
+Argv = Callable[[str, Path, str], list[str]]
+"""(put|get, local file, remote name) -> a client's command line."""
+
+
+@dataclass(frozen=True)
+class Client:
+    """One client of a comparison: its name, command lines and environment."""
+
+    name: str
+    argv: Argv
+    env: dict[str, str]
 
 
 class Remote:
     """One file protocol of the run: where orbit and the peer put and get files."""
 
     def __init__(self, protocol: str, folder: Path, orbit_path: Callable[[str], str],
-                 peer: str, peer_argv: Callable[[str, Path, str], list[str]],
+                 peer: str, peer_argv: Argv,
                  peer_env: dict[str, str], goal: float) -> None:
         self.protocol = protocol
         self.folder = folder
@@ -34,7 +48,6 @@ class Remote:
         """name in that folder -> orbit target."""
         self.peer = peer
         self.peer_argv = peer_argv
-        """(put|get, local file, remote name) -> the peer's command line."""
         self.peer_env = peer_env
         self.goal = goal
 
@@ -76,21 +89,20 @@ def remotes(session: Session) -> list[Remote]:
 
 
 def contenders(session: Session, remote: Remote, source: Path, direction: str,
-               seed: str) -> list[Contender]:
-    """orbit and the peer, putting ``source`` (then size-checked and removed) or
-    getting ``seed`` (then size-checked and removed)."""
+               seed: str, extra: Sequence[Client] = ()) -> list[Contender]:
+    """orbit, the peer and the ``extra`` clients, putting ``source`` (then
+    size-checked and removed) or getting ``seed`` (then size-checked and removed)."""
     size = source.stat().st_size
     local = session.work / "download.bin"
 
-    def one(name: str, env: dict[str, str]) -> Contender:
+    def orbit_argv(verb: str, path: Path, name: str) -> list[str]:
+        return (session.orbit_cp(str(path), remote.orbit_path(name)) if verb == "put" else
+                session.orbit_cp(remote.orbit_path(name), str(path)))
+
+    def one(name: str, argv_of: Argv, env: dict[str, str]) -> Contender:
         def argv(n: int) -> list[str]:
-            up_name = f"up-{name}-{n}.bin"
-            if name == "orbit":
-                return (session.orbit_cp(str(source), remote.orbit_path(up_name))
-                        if direction == "up" else
-                        session.orbit_cp(remote.orbit_path(seed), str(local)))
-            return (remote.peer_argv("put", source, up_name) if direction == "up" else
-                    remote.peer_argv("get", local, seed))
+            return (argv_of("put", source, f"up-{name}-{n}.bin") if direction == "up" else
+                    argv_of("get", local, seed))
 
         def after(n: int) -> None:
             done = remote.folder / f"up-{name}-{n}.bin" if direction == "up" else local
@@ -101,7 +113,9 @@ def contenders(session: Session, remote: Remote, source: Path, direction: str,
 
         return Contender(name, argv, env, after=after)
 
-    return [one("orbit", session.env), one(remote.peer, remote.peer_env)]
+    clients = [Client("orbit", orbit_argv, session.env),
+               Client(remote.peer, remote.peer_argv, remote.peer_env), *extra]
+    return [one(client.name, client.argv, client.env) for client in clients]
 
 
 def place_seed(remote: Remote, source: Path, name: str) -> Path:
