@@ -131,7 +131,8 @@ class LocalFileReader:
     """An AsyncReader over a local file; blocking reads run in a worker thread.
 
     ``readinto`` fills the caller's buffer directly; ``read`` reuses one
-    internal buffer of ``buffer_size`` bytes for the disk read.
+    internal buffer of ``buffer_size`` bytes for the disk read, made on its first
+    call (a reader opened per upload part only ever ``readinto``-s).
     """
 
     def __init__(self, path: str | os.PathLike[str], *, offset: int = 0,
@@ -142,7 +143,8 @@ class LocalFileReader:
             raise NotFound(f"{os.fspath(path)} does not exist", path=os.fspath(path)) from None
         if offset:
             self._file.seek(offset)
-        self._buffer = bytearray(buffer_size)
+        self._buffer_size = buffer_size
+        self._buffer: bytearray | None = None
 
     async def readinto(self, buffer: memoryview) -> int:
         return await asyncio.to_thread(self._file.readinto, buffer) or 0
@@ -150,6 +152,8 @@ class LocalFileReader:
     async def read(self, n: int = -1) -> bytes:
         if n < 0:
             return await asyncio.to_thread(self._file.read)
+        if self._buffer is None:
+            self._buffer = bytearray(self._buffer_size)
         view = memoryview(self._buffer)[: min(n, len(self._buffer))]
         got = await self.readinto(view)
         return bytes(view[:got])
