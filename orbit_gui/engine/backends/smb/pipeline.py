@@ -125,6 +125,7 @@ class ReadPipeline:
             message["file_id"] = self.handle.file_id
             message["padding"] = b"\x50"
             (request,) = self.client.send(self.handle.tree_connect, [message])
+            self.client.expect_data(request)
             self._flight.append((request, length))
             self._next += length
 
@@ -146,8 +147,11 @@ class ReadPipeline:
             except BaseException:
                 self._done = True
                 raise
-            offset, length = struct.unpack_from("<BxI", raw, 2)
-            data: bytes = raw[offset - 64 : offset - 64 + length]
+            finally:
+                data = self.client.take_data(request)
+            if data is None:
+                offset, length = struct.unpack_from("<BxI", raw, 2)
+                data = raw[offset - 64 : offset - 64 + length]
             if len(data) < wanted:  # short read: the end of the file moved
                 self._done = True
             return data or None

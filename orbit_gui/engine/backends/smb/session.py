@@ -16,6 +16,7 @@ from __future__ import annotations
 import errno
 import logging
 import select
+import struct
 import threading
 import time
 import uuid
@@ -24,6 +25,7 @@ from typing import Any
 
 from smbprotocol.connection import Connection, Dialects
 from smbprotocol.exceptions import SMBException
+from smbprotocol.header import Commands
 from smbprotocol.session import Session
 from smbprotocol.transport import Tcp
 from smbprotocol.tree import TreeConnect
@@ -39,27 +41,106 @@ CREDIT_TARGET = 512
 _CREDIT_WAIT = 60.0
 
 
+_LENGTH = struct.Struct(">L")
+_READ_HEAD = struct.Struct("<4s4xIH2xIIQ32xHBxI8x")
+"""SMB2 header (magic, status, command, flags, next command, message id) and the
+fixed part of a READ response (structure size, data offset, data length)."""
+_FLAGS_SIGNED = 0x00000008
+
+
 class _ZeroCopyTcp(Tcp):  # type: ignore[misc]  # smbprotocol is untyped
-    """smbprotocol's transport, receiving each message straight into one buffer.
+    """smbprotocol's transport, receiving with as few copies as possible.
 
     The original ``_recv`` asks the socket for the whole remaining length on every
     call (allocating that much each time, then shrinking it), copies each piece
     into a buffer and copies the buffer once more at the end; on multi-megabyte
     READ responses that costs more CPU than everything else together. This one
-    ``recv_into``-s a single buffer and hands out a view of it. Same locking,
-    same timeouts, same handling of a connection reset (the caller sees the
-    connection closed and reports it).
+    ``recv_into``-s a single buffer and hands out a view of it.
+
+    READ responses a reader announced with :meth:`expect` go further: their data
+    is received into one reused buffer and kept, as bytes, for :meth:`take`
+    (one copy); smbprotocol gets the header and fixed part only, so it neither
+    copies the data into the message it keeps nor leaves it for the reader to
+    slice out (two copies and a zero-filled buffer less per response). Signed,
+    encrypted, compound and failed responses take the ordinary path.
+
+    Same locking, same timeouts, same handling of a connection reset (the caller
+    sees the connection closed and reports it).
     """
 
+    expected: set[int]
+    payloads: dict[int, bytes]
+    _spare: bytearray
+
+    @classmethod
+    def adopt(cls, transport: Tcp) -> None:
+        """Turn smbprotocol's connected ``transport`` into one of these (between two
+        messages: the receiver thread picks the methods up with the next one)."""
+        transport.expected = set()
+        transport.payloads = {}
+        transport._spare = bytearray()
+        transport.__class__ = cls
+
+    def expect(self, message_id: int) -> None:
+        """Keep the data of the READ response to ``message_id`` for :meth:`take`
+        (a response that arrived already went the ordinary way)."""
+        self.expected.add(message_id)
+
+    def take(self, message_id: int) -> bytes | None:
+        """The data of an expected READ response once it arrived; None when it came
+        the ordinary way (its data is then in the response)."""
+        self.expected.discard(message_id)
+        return self.payloads.pop(message_id, None)
+
+    def recv(self, timeout: float) -> memoryview | bytes | None:
+        size, timeout = self._recv(_LENGTH.size, timeout)
+        if not size:
+            return b""
+        (length,) = _LENGTH.unpack(size)
+        if length <= _READ_HEAD.size or not self.expected:
+            return self._recv(length, timeout)[0]
+        message = memoryview(bytearray(_READ_HEAD.size))
+        ok, timeout = self._recv_into(message, timeout)
+        if not ok:
+            return None
+        magic, status, command, flags, following, message_id, structure, offset, count = (
+            _READ_HEAD.unpack(message))
+        if (magic != b"\xfeSMB" or status or command != Commands.SMB2_READ
+                or flags & _FLAGS_SIGNED or following or structure != 17
+                or offset < _READ_HEAD.size or offset + count != length
+                or message_id not in self.expected):
+            whole = memoryview(bytearray(length))
+            whole[: _READ_HEAD.size] = message
+            ok, timeout = self._recv_into(whole[_READ_HEAD.size :], timeout)
+            return whole if ok else None
+        if offset > _READ_HEAD.size:  # padding before the data
+            message = memoryview(bytes(message) + bytes(offset - _READ_HEAD.size))
+            ok, timeout = self._recv_into(message[_READ_HEAD.size :], timeout)
+            if not ok:
+                return None
+        if len(self._spare) < count:
+            self._spare = bytearray(count)
+        data = memoryview(self._spare)[:count]
+        ok, timeout = self._recv_into(data, timeout)
+        if not ok:
+            return None
+        self.payloads[message_id] = bytes(data)
+        return message
+
     def _recv(self, length: int, timeout: float) -> tuple[memoryview | None, float]:
-        buffer = bytearray(length)
-        view = memoryview(buffer)
+        view = memoryview(bytearray(length))
+        ok, timeout = self._recv_into(view, timeout)
+        return (view if ok else None), timeout
+
+    def _recv_into(self, view: memoryview, timeout: float) -> tuple[bool, float]:
+        """Fill ``view`` from the socket; False once the connection is closed."""
+        length = len(view)
         offset = 0
         while offset < length:
             start = time.monotonic()
             with self._close_lock:
                 if not self.connected:
-                    return None, timeout
+                    return False, timeout
                 ready = select.select([self._sock], [], [], max(timeout, 1))[0]
                 elapsed = time.monotonic() - start
                 timeout -= elapsed
@@ -74,9 +155,9 @@ class _ZeroCopyTcp(Tcp):  # type: ignore[misc]  # smbprotocol is untyped
                     got = 0
             if got == 0:
                 self.close()
-                return None, timeout
+                return False, timeout
             offset += got
-        return view, timeout
+        return True, timeout
 
 
 class SmbClient:
@@ -109,8 +190,7 @@ class SmbClient:
                 session.require_encryption = bool(conn.supports_encryption)
             session.connect()
             if type(conn.transport) is Tcp and hasattr(Tcp, "_recv"):
-                # Between two messages: the receiver thread picks the method up next time.
-                conn.transport.__class__ = _ZeroCopyTcp
+                _ZeroCopyTcp.adopt(conn.transport)
             self.connection, self.session = conn, session
             self._top_up_credits()
         except BaseException:
@@ -245,10 +325,25 @@ class SmbClient:
         the server has not answered within ``request_timeout`` seconds."""
         return self.connection.receive(request, timeout=self.settings.request_timeout)
 
+    def expect_data(self, request: Any) -> None:
+        """Have the data of the READ ``request`` kept aside for :meth:`take_data`."""
+        transport = self.connection.transport
+        if isinstance(transport, _ZeroCopyTcp):
+            transport.expect(request.message["message_id"].get_value())
+
+    def take_data(self, request: Any) -> bytes | None:
+        """The data of a received READ response announced with :meth:`expect_data`,
+        or None when it is in the response itself."""
+        transport = self.connection.transport
+        if not isinstance(transport, _ZeroCopyTcp):
+            return None
+        return transport.take(request.message["message_id"].get_value())
+
     def discard(self, requests: Sequence[Any]) -> None:
         """Collect and drop the responses to requests we no longer need."""
         for request in requests:
             try:
                 self.connection.receive(request)
             except Exception:  # the answer is not wanted any more
-                continue
+                pass
+            self.take_data(request)
