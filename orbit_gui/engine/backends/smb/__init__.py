@@ -9,7 +9,13 @@ options. Paths are ``/share/folder/file``; ``/`` lists the server's shares.
 from .backend import SmbBackend
 from .errors import NTSTATUS, ErrorContext, map_error
 from .names import SmbPath, decode_name, encode_name, split_path
-from .settings import DEFAULT_CHUNK, DEFAULT_PORT, DEFAULT_REQUESTS, SmbSettings
+from .settings import (
+    DEFAULT_CHUNK,
+    DEFAULT_PORT,
+    DEFAULT_REQUESTS,
+    DEFAULT_WRITE_CHUNK,
+    SmbSettings,
+)
 from .shares import ShareInfo, enumerate_shares
 from .upload import ProgressCallback, SmbPartUpload, temp_name
 
@@ -17,6 +23,7 @@ __all__ = [
     "DEFAULT_CHUNK",
     "DEFAULT_PORT",
     "DEFAULT_REQUESTS",
+    "DEFAULT_WRITE_CHUNK",
     "NTSTATUS",
     "ErrorContext",
     "ProgressCallback",

@@ -210,7 +210,7 @@ class SmbBackend(Backend):
     def write_chunk(self) -> int:
         client = self._client
         limit = client.max_write if client is not None and client.connection else 1 << 30
-        return min(self.settings.chunk_size, limit)
+        return min(self.settings.write_chunk_size, limit)
 
     async def aclose(self) -> None:
         if self._closed:

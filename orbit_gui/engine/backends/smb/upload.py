@@ -118,7 +118,9 @@ class SmbPartUpload:
         ``requests`` writes await the server's confirmation meanwhile.
         """
         handle = self.handle
-        size = self.backend.write_chunk
+        # Its own two buffers: the READ chunk bounds them (write_part sends the
+        # caller's buffer in writes of up to write_chunk).
+        size = min(self.backend.write_chunk, self.backend.settings.chunk_size)
         if size_hint is not None and size_hint < size:
             size = size_hint + 1  # a small file needs no full chunk; +1 sees its end
         buffers = [memoryview(bytearray(size)) for _ in range(2 if size > 1 else 1)]
