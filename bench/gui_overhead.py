@@ -75,7 +75,7 @@ async def _headless(source: str, destination: str) -> dict[str, Any]:
 
 
 async def _gui(source: str, destination: str) -> dict[str, Any]:
-    from PySide6.QtCore import QTimer
+    from PySide6.QtCore import QModelIndex
 
     from bench._qt import Heartbeat
     from orbit_gui.gc_timer import GarbageCollector
@@ -86,10 +86,16 @@ async def _gui(source: str, destination: str) -> dict[str, Any]:
     collector.start()
     bench.window.resize(1200, 800)
     bench.window.show()
-    expand = QTimer()
-    expand.setInterval(100)
-    expand.timeout.connect(bench.panel.view.expandAll)  # the transfer with its parts
-    expand.start()
+    view = bench.panel.view
+    # The transfer expanded as a user would: once, when its row appears (its part and
+    # slot rows then show as they come). expandAll() on a timer re-laid out the whole
+    # tree ten times a second: twice the model calls a real panel gets.
+    def expand_new(parent: QModelIndex, first: int, last: int) -> None:
+        if not parent.isValid():
+            for row in range(first, last + 1):
+                view.expand(view.model().index(row, 0))
+
+    view.model().rowsInserted.connect(expand_new)
     beat = Heartbeat()
     try:
         request = await _connect(bench.pool, source, destination)
@@ -100,7 +106,6 @@ async def _gui(source: str, destination: str) -> dict[str, Any]:
         seconds = await _timed(transfer, start)
     finally:
         beat.stop()
-        expand.stop()
         rows = bench.panel.model.rowCount()
         await bench.aclose()
         collector.stop()
