@@ -44,33 +44,13 @@ from ..engine.transfer import (
     TransferRequest,
     TransferSnapshot,
 )
+from ..engine.transfer.progress import EventListeners
 
 __all__ = ["QueueBridge", "TransferHandle"]
 
 Prompt = Callable[..., Awaitable[Any]]
 
 _RESOLVER, _SECRET, _HOST_KEY = "conflict resolver", "secret prompt", "host key prompt"
-
-
-class _Listeners:
-    """The bridge's ``hub``: listeners of the queue's events, called on the GUI loop."""
-
-    def __init__(self) -> None:
-        self._callbacks: list[Callable[[TransferEvent], None]] = []
-
-    def add_listener(self, callback: Callable[[TransferEvent], None]) -> Callable[[], None]:
-        """Call ``callback(event)`` for every event; returns a remover."""
-        self._callbacks.append(callback)
-
-        def remove() -> None:
-            if callback in self._callbacks:
-                self._callbacks.remove(callback)
-
-        return remove
-
-    def deliver(self, event: TransferEvent) -> None:
-        for callback in list(self._callbacks):
-            callback(event)
 
 
 class _Conflicts:
@@ -116,7 +96,8 @@ class QueueBridge:
     def __init__(self, engine: LoopThread, queue: TransferQueue, pool: ConnectionPool) -> None:
         self.engine = engine
         self.conflicts = _Conflicts(self)
-        self.hub = _Listeners()
+        self.hub = EventListeners()
+        """Listeners of the queue's events, called on the GUI loop."""
         self._queue = queue
         self._pool = pool
         self._gui_loop = asyncio.get_running_loop()

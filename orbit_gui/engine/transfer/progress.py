@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 __all__ = [
     "Direction",
+    "EventListeners",
     "FileFailure",
     "PartProgress",
     "PartState",
@@ -297,6 +298,31 @@ class Subscription:
         self.close()
 
 
+class EventListeners:
+    """Callbacks that each get every transfer event, added and removed at any time."""
+
+    def __init__(self) -> None:
+        self._callbacks: list[Callable[[TransferEvent], None]] = []
+
+    def add_listener(self, callback: Callable[[TransferEvent], None]) -> Callable[[], None]:
+        """Call ``callback(event)`` for every event; returns a remover."""
+        self._callbacks.append(callback)
+
+        def remove() -> None:
+            if callback in self._callbacks:
+                self._callbacks.remove(callback)
+
+        return remove
+
+    def deliver(self, event: TransferEvent) -> None:
+        """Call every listener; one that fails is logged and the others still run."""
+        for callback in list(self._callbacks):
+            try:
+                callback(event)
+            except Exception:
+                log.exception("a progress listener failed on %r", event.id)
+
+
 class ProgressHub:
     """Rate-limited fan-out of transfer snapshots to listeners and subscriptions."""
 
@@ -306,7 +332,7 @@ class ProgressHub:
             raise ValueError("max_rate must be positive")
         self.interval = 1.0 / max_rate
         self._clock = clock
-        self._listeners: list[Callable[[TransferEvent], None]] = []
+        self._listeners = EventListeners()
         self._subscriptions: set[Subscription] = set()
         self._last: dict[str, float] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
@@ -314,13 +340,7 @@ class ProgressHub:
 
     def add_listener(self, callback: Callable[[TransferEvent], None]) -> Callable[[], None]:
         """Call ``callback(event)`` on the event loop for every event; returns a remover."""
-        self._listeners.append(callback)
-
-        def remove() -> None:
-            if callback in self._listeners:
-                self._listeners.remove(callback)
-
-        return remove
+        return self._listeners.add_listener(callback)
 
     def subscribe(self) -> Subscription:
         subscription = Subscription(self)
@@ -369,11 +389,7 @@ class ProgressHub:
     def _deliver(self, event: TransferEvent) -> None:
         for subscription in list(self._subscriptions):
             subscription._push(event)
-        for listener in list(self._listeners):
-            try:
-                listener(event)
-            except Exception:
-                log.exception("a progress listener failed on %r", event.id)
+        self._listeners.deliver(event)
 
     def close(self) -> None:
         """Flush pending events and end every subscription."""
