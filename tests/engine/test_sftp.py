@@ -584,31 +584,37 @@ async def test_parts_written_out_of_order_make_the_same_file(
     assert local_size(upload.temp_path) is None
 
 
+class InFlight:
+    """Counts the calls of one asyncssh.SFTPClientFile method in flight at once."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, method: str) -> None:
+        self.now = self.peak = 0
+        real = getattr(asyncssh.SFTPClientFile, method)
+
+        async def counted(file: asyncssh.SFTPClientFile, *args: Any) -> Any:
+            self.now += 1
+            self.peak = max(self.peak, self.now)
+            try:
+                return await real(file, *args)
+            finally:
+                self.now -= 1
+
+        monkeypatch.setattr(asyncssh.SFTPClientFile, method, counted)
+
+
 async def test_parts_side_by_side_share_the_connections_requests(
     sftp: SftpBackend, folder: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """However many parts upload at once, at most ``requests`` WRITEs are in flight
     over the connection (what asyncssh queues stays bounded)."""
-    in_flight = peak = 0
-    real_write = asyncssh.SFTPClientFile.write
-
-    async def counted(self: asyncssh.SFTPClientFile, data: bytes, offset: int = 0) -> int:
-        nonlocal in_flight, peak
-        in_flight += 1
-        peak = max(peak, in_flight)
-        try:
-            return await real_write(self, data, offset)
-        finally:
-            in_flight -= 1
-
-    monkeypatch.setattr(asyncssh.SFTPClientFile, "write", counted)
+    writes = InFlight(monkeypatch, "write")
     data = pattern_bytes(8 * 8 * sftp.write_block)  # 64 blocks; 32 requests by default
     upload = await sftp.open_part_upload(f"{folder}/shared.bin", len(data))
     view = memoryview(data)
     await asyncio.gather(*(upload.write_part(offset, view[offset : offset + length])
                            for offset, length in parts_of(len(data), len(data) // 8)))
     await upload.commit()
-    assert peak == sftp.requests, "the parts together keep every request slot busy, no more"
+    assert writes.peak == sftp.requests, "the parts together keep every slot busy, no more"
     assert await read_all(sftp, f"{folder}/shared.bin") == data
 
 
@@ -617,25 +623,12 @@ async def test_ranges_read_side_by_side_share_the_connections_requests(
 ) -> None:
     """The ranges of a window download share ``requests`` READs over the connection
     (plus at most one each), and a range whose consumer stalls holds up no other."""
-    in_flight = peak = 0
-    real_read = asyncssh.SFTPClientFile.read
-
-    async def counted(self: asyncssh.SFTPClientFile, size: int = -1, offset: int | None = None
-                      ) -> bytes:
-        nonlocal in_flight, peak
-        in_flight += 1
-        peak = max(peak, in_flight)
-        try:
-            return await real_read(self, size, offset)
-        finally:
-            in_flight -= 1
-
     block = sftp.read_block
     data = pattern_bytes(4 * sftp.requests * block)  # each range alone would use every slot
     path = f"{folder}/ranges.bin"
-    Path(folder).mkdir()
-    Path(path).write_bytes(data)  # the server's root is a local folder
-    monkeypatch.setattr(asyncssh.SFTPClientFile, "read", counted)
+    await sftp.mkdir(folder)
+    await sftp.write(path, BytesReader(data), len(data))
+    reads = InFlight(monkeypatch, "read")
     ranges = parts_of(len(data), len(data) // 4)
     stalled_range = asyncio.Event()
     release = asyncio.Event()
@@ -655,7 +648,7 @@ async def test_ranges_read_side_by_side_share_the_connections_requests(
     release.set()
     first = await stalled
     assert first + b"".join(others) == data
-    assert peak <= sftp.requests + len(ranges)
+    assert reads.peak <= sftp.requests + len(ranges)
     assert sftp.read_budget.free == sftp.requests, "every request slot came back"
 
 
