@@ -110,11 +110,17 @@ class ConnectionPool:
         refused: AuthenticationFailed | None = None
         for _ in range(_MAX_SECRET_ATTEMPTS):
             try:
-                return await self._open_trusting(profile, secret)
+                backend = await self._open_trusting(profile, secret)
             except AuthenticationFailed as exc:
                 if self.secret_prompt is None:
                     raise
                 refused = exc
+            else:
+                if refused is not None and secret is not None:
+                    # Typed and accepted: other pools of this process (the GUI's
+                    # transfers have their own) find it without asking again.
+                    self.store.secrets.keep_for_session(profile.name, secret)
+                return backend
             answer = await self.secret_prompt(profile, refused)
             if answer is None:
                 raise refused

@@ -144,6 +144,12 @@ class SecretStore:
         self._session[name] = secret
         return False
 
+    def keep_for_session(self, name: str, secret: str) -> None:
+        """Remember ``secret`` in memory until the process ends, never in the keyring
+        (a secret the user typed without saving it: the next connection to the same
+        profile, a transfer's own included, need not ask again)."""
+        self._session[name] = secret
+
     def delete(self, name: str) -> None:
         self._session.pop(name, None)
         if not self.persistent:

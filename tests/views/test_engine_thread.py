@@ -11,11 +11,12 @@ import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import keyring
 import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
-from orbit_gui.engine import BytesReader
+from orbit_gui.engine import AuthenticationFailed, BytesReader, Profile
 from orbit_gui.engine.backends.s3 import S3Backend
 from orbit_gui.engine.transfer import ConflictPolicy, TransferEvent, TransferState
 from orbit_gui.views.conflict_dialog import ConflictDialog
@@ -112,6 +113,40 @@ async def test_a_conflict_of_a_transfer_is_asked_in_the_window(
         assert done.state is TransferState.DONE, done.error
         assert done.files_done == 1
         assert await read_all(backend, f"{root}/same.txt") == b"fresh!"
+
+
+async def test_a_secret_typed_without_saving_serves_the_transfers_too(
+        qtbot: QtBot, tmp_path: Path, rclone_s3: S3Server,
+        bucket: tuple[S3Backend, str]) -> None:
+    """The transfer's own connection (on the engine thread) uses what the user typed
+    for the browsing one: asked once, and still nothing in the keyring."""
+    backend, root = bucket
+    source = tmp_path / "typed.txt"
+    source.write_bytes(b"asked once")
+    profile = bucket_profile(rclone_s3, root)
+    async with open_workbench(qtbot, tmp_path / "app", tmp_path) as bench:
+        bench.store.save(profile)  # no secret stored
+        bench.profiles.reload()
+        connecting = asyncio.ensure_future(bench.controller.connect_named(profile.name))
+        prompt = await wait_for_child(bench.window, SecretPrompt)
+        prompt.secret_edit.setText(rclone_s3.secret_key)
+        prompt.remember_box.setChecked(False)
+        prompt.accept()
+        assert await connecting is True
+        asked_again: list[str] = []
+
+        async def refuse(asked: Profile, refused: AuthenticationFailed | None) -> None:
+            asked_again.append(asked.name)
+
+        bench.queue.secret_prompt = refuse
+        [transfer] = await bench.controller.copy(
+            bench.window.local_pane, [str(source)], bench.window.remote_pane, root)
+        done = await transfer.wait()
+        assert done.state is TransferState.DONE, done.error
+        assert asked_again == []
+        secrets = bench.store.secrets
+        assert keyring.get_password(secrets.service, profile.name) is None
+    assert await read_all(backend, f"{root}/typed.txt") == b"asked once"
 
 
 async def test_quit_mid_upload_then_resume_asks_the_window_for_the_secret(
