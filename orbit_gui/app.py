@@ -88,6 +88,7 @@ async def _run(start: str, connect: str | None, quit_requested: asyncio.Event) -
     bench.settings.restore_window(window)
     reporter = ErrorReporter(window)
     loop.set_exception_handler(reporter.loop_exception)
+    bench.engine.report_errors_to(loop)  # the transfers' loop thread reports here too
     previous_hook, sys.excepthook = sys.excepthook, reporter.excepthook
     signals = (signal.SIGTERM, signal.SIGINT)
     for number in signals:

@@ -16,7 +16,7 @@ import concurrent.futures
 import contextlib
 import threading
 from collections.abc import Awaitable, Callable
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 __all__ = ["LoopThread", "run_on"]
 
@@ -108,6 +108,21 @@ class LoopThread:
 
         self.loop.call_soon_threadsafe(call)
         return done.result()
+
+    def report_errors_to(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Hand what this loop's exception handler gets (a task that failed unseen, a
+        callback that raised) to ``loop``'s handler, on ``loop``'s thread: the GUI's
+        error reporter then shows engine errors as it shows its own."""
+
+        def forward(own: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+            message = f"{context.get('message') or 'Unhandled error'} (on the {self.name} thread)"
+            try:
+                loop.call_soon_threadsafe(loop.call_exception_handler,
+                                          {**context, "message": message})
+            except RuntimeError:  # that loop is closed: at least log it here
+                own.default_exception_handler(context)
+
+        self.call(self.loop.set_exception_handler, forward)
 
     def stop(self) -> None:
         """Cancel what still runs on the loop, wait for it and for the loop's worker

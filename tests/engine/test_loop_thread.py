@@ -86,3 +86,23 @@ def test_stop_cancels_what_still_runs_and_ends_the_thread() -> None:
     with pytest.raises(RuntimeError):
         engine.loop  # noqa: B018 - the property raises once stopped
     engine.stop()  # stopping twice is harmless
+
+
+async def test_errors_nobody_saw_reach_the_callers_loop_handler(engine: LoopThread) -> None:
+    here = asyncio.get_running_loop()
+    got: asyncio.Future[tuple[dict[str, object], threading.Thread]] = here.create_future()
+    here.set_exception_handler(
+        lambda _, context: got.done() or got.set_result((context, threading.current_thread())))
+    try:
+        engine.report_errors_to(here)
+
+        def fails() -> None:
+            raise LookupError("lost on the engine")
+
+        engine.loop.call_soon_threadsafe(fails)  # asyncio hands it to the loop's handler
+        context, thread = await asyncio.wait_for(got, 10)
+    finally:
+        here.set_exception_handler(None)
+    assert isinstance(context["exception"], LookupError)
+    assert thread is threading.current_thread(), "reported on the caller's thread"
+    assert "test-engine thread" in str(context["message"])

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PySide6.QtGui import QIcon
@@ -62,6 +63,34 @@ async def test_unhandled_errors_are_logged_and_shown(
         qtbot: QtBot, tmp_path: Path, expect_log: Callable[[str], None]) -> None:
     async with open_workbench(qtbot, tmp_path) as bench:
         await _errors_are_logged_and_shown(bench.window, expect_log)
+
+
+@pytest.mark.qt
+async def test_errors_on_the_engine_thread_are_shown_too(
+        qtbot: QtBot, tmp_path: Path, expect_log: Callable[[str], None]) -> None:
+    async with open_workbench(qtbot, tmp_path) as bench:
+        loop = asyncio.get_running_loop()
+        reporter = ErrorReporter(bench.window)
+        reported = asyncio.Event()
+
+        def handler(on: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+            reporter.loop_exception(on, context)
+            reported.set()
+
+        loop.set_exception_handler(handler)
+        bench.engine.report_errors_to(loop)
+        expect_log("on the orbit-transfers thread")
+
+        def broken() -> None:
+            raise KeyError("transfer bookkeeping")
+
+        try:
+            bench.engine.loop.call_soon_threadsafe(broken)
+            await asyncio.wait_for(reported.wait(), 10)
+        finally:
+            loop.set_exception_handler(None)
+        labels = [w.text() for w in bench.window.statusBar().findChildren(QLabel) if w.text()]
+        assert labels == ["Something went wrong: 'transfer bookkeeping'"]
 
 
 async def _errors_are_logged_and_shown(window: MainWindow,
