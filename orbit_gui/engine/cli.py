@@ -21,7 +21,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .backend import Backend
 from .connections import ConnectionPool, HostKeyTrust
@@ -29,11 +29,15 @@ from .errors import HostKeyChanged, HostKeyUnknown, InvalidPath, NotFound, Orbit
 from .profiles import BACKEND_KINDS, Profile, ProfileStore, SecretStore
 from .transfer.bandwidth import parse_rate
 from .transfer.conflicts import Conflict, ConflictAnswer, ConflictPolicy
-from .transfer.journal import AsyncJournal, TransferRecord
 from .transfer.progress import TransferEvent, TransferSnapshot, TransferState
-from .transfer.queue import Transfer, TransferQueue
 from .transfer.request import Endpoint, TransferOptions, TransferRequest, resolve_destination
 from .types import Entry, ListOptions
+
+if TYPE_CHECKING:
+    # Imported by the commands that use them: `orbit ls` never needs the queue,
+    # its jobs or the journal (SQLite).
+    from .transfer.journal import TransferRecord
+    from .transfer.queue import Transfer, TransferQueue
 
 __all__ = ["main", "parse_size", "parse_target", "run"]
 
@@ -443,6 +447,8 @@ def _queue_kwargs(args: argparse.Namespace, printer: ProgressPrinter,
 
 
 async def _cmd_cp(args: argparse.Namespace, store: ProfileStore) -> int:
+    from .transfer.queue import TransferQueue
+
     mode = _progress_mode(args)
     printer = ProgressPrinter(mode)
     connections = Connections(store, accept_new_host_key=args.accept_new_host_key)
@@ -485,6 +491,8 @@ def _record_line(record: TransferRecord) -> str:
 
 
 async def _cmd_transfers(args: argparse.Namespace, store: ProfileStore) -> int:
+    from .transfer.journal import AsyncJournal
+
     journal = await AsyncJournal.open(prune=True)
     try:
         records = await journal.call(journal.journal.transfers, limit=args.limit)
@@ -515,6 +523,8 @@ def _select(records: list[TransferRecord], ids: Sequence[str],
 
 
 async def _cmd_resume(args: argparse.Namespace, store: ProfileStore) -> int:
+    from .transfer.queue import TransferQueue
+
     mode = _progress_mode(args)
     printer = ProgressPrinter(mode)
     connections = Connections(store, accept_new_host_key=args.accept_new_host_key)
