@@ -128,10 +128,13 @@ class QueueSummary:
 
 @dataclass(slots=True)
 class _Child:
-    key: tuple[str, int]
+    key: tuple[str, bool, int]
+    """See :func:`_lane`."""
     part: PartProgress
     meter: SpeedMeter
     speed: float = 0.0
+    carried: int = 0
+    """Bytes of the earlier ranges its slot fetched (the meter counts them all)."""
     several: bool = False
     """Its file has more than one part (the name then says which)."""
 
@@ -144,6 +147,15 @@ class _Row:
     texts: tuple[str, ...]
     segments: tuple[PartProgress, ...]
     children: list[_Child]
+
+
+def _lane(part: PartProgress) -> tuple[str, bool, int]:
+    """What a child row stands for: a download-window slot, which moves on from range
+    to range (its row stays: no row removed and inserted per range, each of which
+    re-lays out and repaints the whole tree), or one upload part."""
+    if part.slot is not None:
+        return part.file, True, part.slot
+    return part.file, False, part.index
 
 
 def _is_folder(snapshot: TransferSnapshot) -> bool:
@@ -412,7 +424,7 @@ class TransferModel(QAbstractItemModel):
         """Bring ``row``'s child rows in line with the parts in flight in ``snapshot``;
         ``parent`` None: the row is not in the model yet (no signals)."""
         per_file = Counter(p.file for p in snapshot.parts)
-        flying = {(p.file, p.index): p for p in snapshot.parts if p.state in _IN_FLIGHT}
+        flying = {_lane(p): p for p in snapshot.parts if p.state in _IN_FLIGHT}
         children = row.children
         gone = [n for n, child in enumerate(children) if child.key not in flying]
         for first, last in reversed(_runs(gone)):
@@ -427,8 +439,10 @@ class TransferModel(QAbstractItemModel):
             part = flying[child.key]
             if part == child.part:
                 continue
+            if part.index != child.part.index:  # the slot finished a range, took the next
+                child.carried += child.part.length
             child.part = part
-            child.meter.add(now, part.bytes_done)
+            child.meter.add(now, child.carried + part.bytes_done)
             child.speed = child.meter.speed(now)
             if parent is not None:
                 self.dataChanged.emit(self.index(number, Column.NAME, parent),
@@ -444,7 +458,7 @@ class TransferModel(QAbstractItemModel):
         for part in added:
             meter = SpeedMeter(3.0)
             meter.add(now, part.bytes_done)
-            children.append(_Child((part.file, part.index), part, meter,
+            children.append(_Child(_lane(part), part, meter,
                                    several=per_file[part.file] > 1))
         if parent is not None:
             self.endInsertRows()

@@ -288,11 +288,16 @@ async def test_windowed_download_shows_its_slots_and_refills(
                                                                  (1, 2, 3, 4)]
         assert len({n.split(" · ")[0] for n in in_flight()}) == 4, "four distinct slots"
         assert len(_parts_of(model, "down")) == 12
+        slot_of_range_1 = next(n.split(" · ")[0] for n in in_flight() if n.endswith("range 1"))
+        removed: list[int] = []
+        model.rowsRemoved.connect(lambda parent, first, last: removed.append(first))
         holds[0].release()
         await until(model, lambda: "range 5" in " ".join(in_flight()))
         names = in_flight()
         assert not any(n.endswith("range 1") for n in names), "range 1 done, slot refilled"
         assert len(names) == 4
+        assert f"{slot_of_range_1} · range 5" in names, "the same slot took range 5"
+        assert removed == [], "the slot's row stayed: no row removed and inserted per range"
         for held in holds[1:]:
             held.release()
         final = await asyncio.wait_for(down.wait(), GUARD)
