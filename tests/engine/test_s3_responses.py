@@ -3,6 +3,7 @@ check without a second parse give what botocore's own parsing gives, on both ser
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 
 import pytest
@@ -93,3 +94,42 @@ async def test_listed_entries_are_what_botocores_parsers_give(
     assert len(listed) == 3
     assert sorted((e.path, e.size, e.mtime, e.etag) for e in listed) \
         == sorted((e.path, e.size, e.mtime, e.etag) for e in expected)
+
+
+def _listing_page(keys: int) -> bytes:
+    contents = "".join(
+        f"<Contents><Key>dir/file{n:05d}.dat</Key><LastModified>2026-11-30T10:00:00.000Z"
+        f"</LastModified><ETag>&quot;{n:032x}&quot;</ETag><Size>{n}</Size>"
+        f"<StorageClass>STANDARD</StorageClass></Contents>" for n in range(keys))
+    return (f'<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns='
+            f'"http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name><Prefix>dir/</Prefix>'
+            f"<KeyCount>{keys}</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>false"
+            f"</IsTruncated>{contents}</ListBucketResult>").encode()
+
+
+@pytest.mark.parametrize("keys", [3, 1000])
+async def test_big_answers_are_parsed_off_the_loop_and_alike(keys: int) -> None:
+    from botocore.loaders import create_loader
+    from botocore.model import ServiceModel
+    from botocore.parsers import create_parser
+
+    from orbit_gui.engine.backends.s3.responses import OFF_LOOP_BODY, parser_factory
+
+    shape = ServiceModel(create_loader().load_service_model("s3", "service-2")) \
+        .operation_model("ListObjectsV2").output_shape
+    body = _listing_page(keys)
+    threads: list[threading.Thread] = []
+
+    def stamp(value: str) -> object:
+        threads.append(threading.current_thread())
+        return fast_timestamp(value)
+
+    factory = parser_factory()
+    factory.set_parser_defaults(timestamp_parser=stamp)
+    response = {"status_code": 200, "headers": {}, "body": body, "context": {}}
+    parsed = await factory.create_parser("rest-xml").parse(response, shape)
+    stock = create_parser("rest-xml").parse(dict(response), shape)
+    assert parsed["Contents"] == stock["Contents"] and len(parsed["Contents"]) == keys
+    off_loop = len(body) >= OFF_LOOP_BODY
+    assert off_loop == (keys == 1000)
+    assert {thread is threading.current_thread() for thread in threads} == {not off_loop}

@@ -8,19 +8,29 @@ it in two places this module replaces for our sessions only:
 - botocore parsed each whole body a second time to see whether a 200 answer
   carries an ``<Error>`` (S3 does that for copies); the root element's name and
   a closed document tell the same without building the tree.
+
+What is left of a big answer (a listing page: ~90 ms of XML walking) is parsed
+in a worker thread, so the loop, the GUI's included, keeps turning meanwhile.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import re
 from typing import Any
 
+from aiobotocore.parsers import AioResponseParserFactory, AioRestXMLParser
 from botocore import handlers
 from botocore.session import Session
 from botocore.utils import parse_timestamp
 
-__all__ = ["error_in_200", "fast_timestamp", "tune_session"]
+__all__ = ["OFF_LOOP_BODY", "error_in_200", "fast_timestamp", "parser_factory",
+           "tune_session"]
+
+OFF_LOOP_BODY = 64 * 1024
+"""Answers with a body at least this big are parsed in a worker thread (a 1,000-key
+page is ~300 KB; the small answers of a transfer stay on the loop: no thread hop)."""
 
 
 def fast_timestamp(value: Any) -> datetime.datetime:
@@ -63,11 +73,35 @@ def _check_200_error(operation_model: Any, response_dict: Any, **kwargs: Any) ->
         response_dict["status_code"] = 500  # retried, then raised, as botocore does
 
 
+class _OffLoopXMLParser(AioRestXMLParser):  # type: ignore[misc]  # aiobotocore is untyped
+    """S3's XML parser, run in a worker thread for big bodies (aiobotocore awaits
+    what ``_do_parse`` returns; botocore makes one parser per answer)."""
+
+    def _do_parse(self, response: dict[str, Any], shape: Any) -> Any:
+        body = response.get("body")
+        if isinstance(body, bytes) and len(body) >= OFF_LOOP_BODY:
+            return asyncio.to_thread(super()._do_parse, response, shape)
+        return super()._do_parse(response, shape)
+
+
+class _ParserFactory(AioResponseParserFactory):  # type: ignore[misc]
+    def create_parser(self, protocol_name: str) -> Any:
+        if protocol_name == "rest-xml":
+            return _OffLoopXMLParser(**self._defaults)
+        return super().create_parser(protocol_name)
+
+
+def parser_factory() -> Any:
+    """The response parser factory our sessions use (S3's XML off the loop when big)."""
+    return _ParserFactory()
+
+
 def tune_session(session: Session) -> None:
-    """Use this module's timestamp parser and 200-error check in ``session``'s
-    clients (created after this call)."""
-    session.get_component("response_parser_factory").set_parser_defaults(
-        timestamp_parser=fast_timestamp)
+    """Use this module's parsers and 200-error check in ``session``'s clients
+    (created after this call)."""
+    factory = parser_factory()
+    factory.set_parser_defaults(timestamp_parser=fast_timestamp)
+    session.register_component("response_parser_factory", factory)
     events = session.get_component("event_emitter")
     events.unregister("before-parse.s3.*", handlers._handle_200_error)
     events.register_first("before-parse.s3.*", _check_200_error)
