@@ -86,6 +86,7 @@ async def _gui(source: str, destination: str) -> dict[str, Any]:
     collector.start()
     bench.window.resize(1200, 800)
     bench.window.show()
+    collector.settle()  # as the app does once its window shows
     view = bench.panel.view
     # The transfer expanded as a user would: once, when its row appears (its part and
     # slot rows then show as they come). expandAll() on a timer re-laid out the whole

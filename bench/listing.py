@@ -164,11 +164,15 @@ async def _gui(profile: str, path: str) -> dict[str, Any]:
     from bench._qt import Heartbeat
     from orbit_gui.engine.connections import ConnectionPool
     from orbit_gui.engine.profiles import ProfileStore
+    from orbit_gui.gc_timer import GarbageCollector
     from orbit_gui.models.listing_model import ListingModel, ListingState
     from orbit_gui.views.file_table import FileTable
 
+    collector = GarbageCollector()  # as in the app: on the Qt thread, settled on connect
+    collector.start()
     pool = ConnectionPool(ProfileStore())
     backend = await pool.get(profile)
+    collector.settle()
     model = ListingModel(backend, fetch_size=1 << 40)
     view = FileTable()
     view.setModel(model)
@@ -194,6 +198,7 @@ async def _gui(profile: str, path: str) -> dict[str, Any]:
     failed = model.state == ListingState.FAILED
     await model.aclose()
     await pool.aclose()
+    collector.stop()
     return {"rows": rows, "failed": failed, "error": model.error, "seconds": seconds,
             "first_rows": first[0] if first else None, "worst_stall": beat.worst,
             "worst_at": beat.worst_at,

@@ -81,7 +81,8 @@ def _start_folder(argument: str | None) -> str:
     return os.path.dirname(path) if os.path.isfile(path) else path
 
 
-async def _run(start: str, connect: str | None, quit_requested: asyncio.Event) -> int:
+async def _run(start: str, connect: str | None, quit_requested: asyncio.Event,
+               collector: GarbageCollector) -> int:
     loop = asyncio.get_running_loop()
     bench = await Workbench.open()
     window = bench.window
@@ -97,6 +98,8 @@ async def _run(start: str, connect: str | None, quit_requested: asyncio.Event) -
     try:
         window.local_pane.navigate(start)
         window.show()
+        collector.settle()  # what start-up loaded lives as long as the app
+        bench.session.backend_changed.connect(collector.settle)
         log.info("window shown on %s", start)
         bench.controller.spawn(bench.panel.show_interrupted())
         if connect:
@@ -131,7 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     asyncio.set_event_loop(loop)
     quit_requested = asyncio.Event()
     with loop:
-        run = loop.create_task(_run(_start_folder(args.folder), args.connect, quit_requested))
+        run = loop.create_task(_run(_start_folder(args.folder), args.connect, quit_requested,
+                                    collector))
         run.add_done_callback(lambda _: loop.stop())
         loop.run_forever()
         if not run.done():

@@ -69,6 +69,7 @@ class Column(enum.IntEnum):
     KIND = 3
 
 
+_COLUMNS = len(Column)
 _HEADERS = {Column.NAME: "Name", Column.SIZE: "Size", Column.MODIFIED: "Modified",
             Column.KIND: "Kind"}
 
@@ -274,6 +275,14 @@ class ListingModel(QAbstractTableModel):
             await asyncio.gather(task, return_exceptions=True)
 
     # -- Qt model interface --------------------------------------------------
+
+    def index(self, row: int, column: int, parent: AnyIndex = _ROOT) -> QModelIndex:
+        # The bounds checked here, not by QAbstractTableModel's hasIndex(): views ask
+        # for the index of every cell they paint, and hasIndex() calls back into
+        # Python twice (rowCount, columnCount).
+        if parent.isValid() or not (0 <= row < len(self._rows) and 0 <= column < _COLUMNS):
+            return QModelIndex()
+        return self.createIndex(row, column)
 
     def rowCount(self, parent: AnyIndex = _ROOT) -> int:
         return 0 if parent.isValid() else len(self._rows)

@@ -34,6 +34,8 @@ class RemoteSession(QObject):
     """Connects ``model`` to the store of one profile at a time."""
 
     state_changed = Signal()
+    backend_changed = Signal()
+    """A connection was opened or closed (before its first listing starts)."""
 
     def __init__(self, pool: ConnectionPool, model: ListingModel,
                  parent: QObject | None = None) -> None:
@@ -75,6 +77,7 @@ class RemoteSession(QObject):
         await self.model.set_backend(None)
         if self.profile is not None:
             await self.pool.release(self.profile.name)
+        self.backend_changed.emit()
         self._set(ConnectionState.DISCONNECTED, "Not connected")
 
     async def _connect(self, profile: Profile) -> bool:
@@ -93,6 +96,7 @@ class RemoteSession(QObject):
             self._set(ConnectionState.FAILED, f"Could not connect to {_where(profile)}: {exc}")
             return False
         await self.model.set_backend(backend)
+        self.backend_changed.emit()
         self.model.set_path(profile.root or "/")
         self._set(ConnectionState.CONNECTED, "")
         return True

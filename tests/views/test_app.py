@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -187,3 +188,31 @@ def test_garbage_is_collected_on_the_qt_thread_only(qapp: QApplication) -> None:
     finally:
         collector.stop()
     assert gc.isenabled()
+
+
+class _Node:
+    """A weak-referenceable object to hold in a reference cycle."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_settling_keeps_long_lived_objects_out_of_later_collections(
+        qapp: QApplication) -> None:
+    from orbit_gui.gc_timer import GarbageCollector
+
+    collector = GarbageCollector()
+    collector.start()
+    try:
+        kept = [_Node() for _ in range(1000)]
+        collector.settle()
+        assert gc.get_freeze_count() >= len(kept)  # a full collection no longer walks them
+        dropped = weakref.ref(kept[0])
+        kept.clear()  # a cycle that became garbage while frozen...
+        assert dropped() is not None
+        collector.settle()  # ...is reclaimed by the next settle (a connection closed)
+        assert dropped() is None
+    finally:
+        collector.stop()
+    assert gc.get_freeze_count() == 0
+

@@ -235,6 +235,24 @@ async def test_toolbar_upload_download_and_file_commands(
         assert [e async for e in backend.list(root)] == []
 
 
+async def test_opening_and_closing_a_connection_is_announced_before_listing(
+        qtbot: QtBot, tmp_path: Path, rclone_s3: S3Server,
+        bucket: tuple[S3Backend, str]) -> None:
+    """The app settles its garbage collector on ``backend_changed``: it must come once
+    per connection opened or closed, while the folder's listing has not begun."""
+    _, root = bucket
+    async with open_workbench(qtbot, tmp_path / "app") as bench:
+        seen: list[tuple[object, str | None]] = []
+        session = bench.session
+        session.backend_changed.connect(
+            lambda: seen.append((session.model.backend, session.model.path)))
+        await connected(bench, bucket_profile(rclone_s3, root), rclone_s3.secret_key)
+        [(backend, path)] = seen
+        assert backend is not None and path is None, "announced before the listing"
+        await session.hang_up()
+        assert seen[1:] == [(None, None)]
+
+
 async def test_a_link_to_an_s3_file_downloads_it(
         qtbot: QtBot, tmp_path: Path, rclone_s3: S3Server,
         bucket: tuple[S3Backend, str]) -> None:
