@@ -21,8 +21,9 @@ __all__ = ["CONTENT_TYPE", "ETAG", "IS_DIR", "MTIME", "NAME", "PATH", "SIZE", "R
            "entry_of", "is_dir_of", "name_of", "row_of"]
 
 Row = tuple[str, str, bool, int | None, float | None, str | None, str | None,
-            tuple[str, ...]]
-"""name, path, is_dir, size, mtime, etag, content_type, extra (keys and values in turn)."""
+            str]
+"""name, path, is_dir, size, mtime, etag, content_type, extra (keys and values in turn,
+NUL-separated)."""
 
 NAME: Final = 0
 PATH: Final = 1
@@ -40,16 +41,22 @@ def row_of(entry: Entry) -> Row:
     # Exactly a tuple (not a subclass), holding only plain values: what the
     # collector untracks. A dict of extras would keep every row tracked.
     return (entry.name, entry.path, entry.is_dir, entry.size, entry.mtime, entry.etag,
-            entry.content_type, _flat(entry.extra) if entry.extra else ())
+            entry.content_type, _flat(entry.extra) if entry.extra else "")
 
 
 def entry_of(row: Row) -> Entry:
     name, path, is_dir, size, mtime, etag, content_type, extra = row
+    items = extra.split(_SEPARATOR) if extra else []
     return Entry(name=name, path=path, is_dir=is_dir, size=size, mtime=mtime, etag=etag,
-                 content_type=content_type, extra=dict(zip(extra[::2], extra[1::2], strict=True)))
+                 content_type=content_type, extra=dict(zip(items[::2], items[1::2], strict=True)))
 
 
-def _flat(extra: Mapping[str, str]) -> tuple[str, ...]:
-    # Flat, not pairs: the collector untracks a tuple only once what it holds
-    # is untracked, and it looks at each tuple once a collection.
-    return tuple(chain.from_iterable(extra.items()))
+_SEPARATOR = "\0"
+"""No extra holds a NUL: they are file modes, owners, storage classes, link targets."""
+
+
+def _flat(extra: Mapping[str, str]) -> str:
+    # One string, not a nested tuple: the collector untracks a tuple only once
+    # what it holds is untracked, and a nested tuple it reaches after its holder
+    # in the same pass kept most rows tracked until a later collection.
+    return _SEPARATOR.join(chain.from_iterable(extra.items()))
