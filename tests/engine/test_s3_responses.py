@@ -4,19 +4,19 @@ check without a second parse give what botocore's own parsing gives, on both ser
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator
 
 import pytest
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
 from botocore.utils import parse_timestamp
 
-from orbit_gui.engine import BytesReader, Entry
-from orbit_gui.engine.backends.s3 import S3Backend
+from orbit_gui.engine import Backend, BytesReader, Entry
 from orbit_gui.engine.backends.s3.keys import object_entry
 from orbit_gui.engine.backends.s3.responses import error_in_200, fast_timestamp
-from tests.engine.s3_helpers import s3_scratch
+from tests.engine.s3_helpers import s3, store
 from tests.servers.info import S3Server
+
+__all__ = ["s3", "store"]  # fixtures used here
 
 
 @pytest.mark.parametrize("text", [
@@ -60,18 +60,6 @@ def test_200_error_check_agrees_with_botocore(body: bytes, error: bool) -> None:
     assert _looks_like_special_case_error(200, body) is error
 
 
-@pytest.fixture(params=["moto_s3", "rclone_s3"], ids=["moto", "rclone"])
-def server(request: pytest.FixtureRequest) -> S3Server:
-    found: S3Server = request.getfixturevalue(request.param)
-    return found
-
-
-@pytest.fixture
-async def scratch(server: S3Server) -> AsyncIterator[tuple[S3Backend, str]]:
-    async with s3_scratch(server) as opened:
-        yield opened
-
-
 async def _stock_entries(server: S3Server, bucket: str, prefix: str) -> list[Entry]:
     """The same listing through a client with botocore's own parsers (dateutil)."""
     async with AioSession().create_client(
@@ -84,13 +72,13 @@ async def _stock_entries(server: S3Server, bucket: str, prefix: str) -> list[Ent
 
 
 async def test_listed_entries_are_what_botocores_parsers_give(
-        server: S3Server, scratch: tuple[S3Backend, str]) -> None:
-    backend, root = scratch
+        s3: S3Server, store: tuple[Backend, str]) -> None:
+    backend, root = store
     for n, size in enumerate((0, 1, 1000)):
         await backend.write(f"{root}/f{n}", BytesReader(b"x" * size), size)
     listed = [entry async for entry in backend.list(root)]
     bucket, _, key = root[1:].partition("/")
-    expected = await _stock_entries(server, bucket, f"{key}/" if key else "")
+    expected = await _stock_entries(s3, bucket, f"{key}/" if key else "")
     assert len(listed) == 3
     assert sorted((e.path, e.size, e.mtime, e.etag) for e in listed) \
         == sorted((e.path, e.size, e.mtime, e.etag) for e in expected)
@@ -113,7 +101,7 @@ async def test_big_answers_are_parsed_off_the_loop_and_alike(keys: int) -> None:
     from botocore.model import ServiceModel
     from botocore.parsers import create_parser
 
-    from orbit_gui.engine.backends.s3.responses import OFF_LOOP_BODY, parser_factory
+    from orbit_gui.engine.backends.s3.responses import OFF_LOOP_BODY, ParserFactory
 
     shape = ServiceModel(create_loader().load_service_model("s3", "service-2")) \
         .operation_model("ListObjectsV2").output_shape
@@ -124,7 +112,7 @@ async def test_big_answers_are_parsed_off_the_loop_and_alike(keys: int) -> None:
         threads.append(threading.current_thread())
         return fast_timestamp(value)
 
-    factory = parser_factory()
+    factory = ParserFactory()
     factory.set_parser_defaults(timestamp_parser=stamp)
     response = {"status_code": 200, "headers": {}, "body": body, "context": {}}
     parsed = await factory.create_parser("rest-xml").parse(response, shape)

@@ -26,7 +26,7 @@ from tests.models.qt_waits import wait_until
 from tests.servers.info import S3Server
 from tests.transfer_support import sha256_file, write_pattern
 from tests.views.dialog_waits import wait_for_child
-from tests.views.test_remote_pane import bucket_profile, connected
+from tests.views.test_remote_pane import bucket_profile, connect_typing, connected
 from tests.views.workbench_support import open_workbench
 
 pytestmark = [pytest.mark.qt]
@@ -127,12 +127,8 @@ async def test_a_secret_typed_without_saving_serves_the_transfers_too(
     async with open_workbench(qtbot, tmp_path / "app", tmp_path) as bench:
         bench.store.save(profile)  # no secret stored
         bench.profiles.reload()
-        connecting = asyncio.ensure_future(bench.controller.connect_named(profile.name))
-        prompt = await wait_for_child(bench.window, SecretPrompt)
-        prompt.secret_edit.setText(rclone_s3.secret_key)
-        prompt.remember_box.setChecked(False)
-        prompt.accept()
-        assert await connecting is True
+        assert await connect_typing(bench, profile.name, rclone_s3.secret_key,
+                                    remember=False) is True
         asked_again: list[str] = []
 
         async def refuse(asked: Profile, refused: AuthenticationFailed | None) -> None:

@@ -67,6 +67,16 @@ async def connected(bench: Workbench, profile: Profile, secret: str) -> BrowserP
     return pane
 
 
+async def connect_typing(bench: Workbench, name: str, secret: str, *, remember: bool) -> bool:
+    """Connect to the saved profile ``name``, typing ``secret`` into the prompt."""
+    connecting = asyncio.ensure_future(bench.controller.connect_named(name))
+    prompt = await wait_for_child(bench.window, SecretPrompt)
+    prompt.secret_edit.setText(secret)
+    prompt.remember_box.setChecked(remember)
+    prompt.accept()
+    return await connecting
+
+
 def drag_and_drop(pane: BrowserPane, mime: QMimeData, at: QPoint) -> str:
     """Drag ``mime`` over ``pane``'s table to ``at`` and drop it; returns the hint shown."""
     viewport = pane.view.viewport()
@@ -292,12 +302,8 @@ async def test_wrong_password_asks_again_and_shows_the_error_in_the_pane(
         assert bench.window.connection_bar.connect_button.text() == "Reconnect"
 
         # Reconnect, this time typing the right secret: connected, and it is remembered.
-        connecting = asyncio.ensure_future(bench.controller.connect_named(profile.name))
-        prompt = await wait_for_child(bench.window, SecretPrompt)
-        prompt.secret_edit.setText(rclone_s3.secret_key)
-        prompt.remember_box.setChecked(True)
-        prompt.accept()
-        assert await connecting is True
+        assert await connect_typing(bench, profile.name, rclone_s3.secret_key,
+                                    remember=True) is True
         assert bench.session.state is ConnectionState.CONNECTED
         assert bench.store.secrets.get(profile.name) == rclone_s3.secret_key
         assert rclone_s3.secret_key not in bench.store.path.read_text()

@@ -25,7 +25,7 @@ from botocore import handlers
 from botocore.session import Session
 from botocore.utils import parse_timestamp
 
-__all__ = ["OFF_LOOP_BODY", "error_in_200", "fast_timestamp", "parser_factory",
+__all__ = ["OFF_LOOP_BODY", "ParserFactory", "error_in_200", "fast_timestamp",
            "tune_session"]
 
 OFF_LOOP_BODY = 64 * 1024
@@ -84,22 +84,19 @@ class _OffLoopXMLParser(AioRestXMLParser):  # type: ignore[misc]  # aiobotocore 
         return super()._do_parse(response, shape)
 
 
-class _ParserFactory(AioResponseParserFactory):  # type: ignore[misc]
+class ParserFactory(AioResponseParserFactory):  # type: ignore[misc]
+    """The response parsers our sessions use (S3's XML off the loop when big)."""
+
     def create_parser(self, protocol_name: str) -> Any:
         if protocol_name == "rest-xml":
             return _OffLoopXMLParser(**self._defaults)
         return super().create_parser(protocol_name)
 
 
-def parser_factory() -> Any:
-    """The response parser factory our sessions use (S3's XML off the loop when big)."""
-    return _ParserFactory()
-
-
 def tune_session(session: Session) -> None:
     """Use this module's parsers and 200-error check in ``session``'s clients
     (created after this call)."""
-    factory = parser_factory()
+    factory = ParserFactory()
     factory.set_parser_defaults(timestamp_parser=fast_timestamp)
     session.register_component("response_parser_factory", factory)
     events = session.get_component("event_emitter")
