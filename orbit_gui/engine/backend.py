@@ -195,6 +195,14 @@ class Backend(abc.ABC):
         """Build and connect a backend for ``profile``; ``secret`` is its password/key."""
         return cls()
 
+    @classmethod
+    def uses_secret(cls, profile: Profile) -> bool:
+        """Whether connecting to ``profile`` may use a stored secret. False lets the
+        caller skip the keyring (its import, backend discovery and a D-Bus call,
+        ~0.2 s): an unencrypted key file, an anonymous or AWS-chain S3 profile. May
+        read files: call it off the event loop. When unsure, True."""
+        return True
+
     @property
     def display_name(self) -> str:
         """Short human name for messages and the window title."""

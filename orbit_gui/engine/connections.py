@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from .backend import Backend
 from .backends.local import LocalBackend
 from .errors import AuthenticationFailed, HostKeyUnknown, OrbitError
-from .profiles import Profile, ProfileStore, open_backend
+from .profiles import REMEMBER_OPTION, Profile, ProfileStore, _backend_class, open_backend
 from .types import ListOptions
 
 __all__ = ["ConnectionPool", "HostKeyPrompt", "HostKeyTrust", "SecretPrompt"]
@@ -81,7 +81,7 @@ class ConnectionPool:
     async def connect(self, profile: Profile) -> Backend:
         """Connect to ``profile`` (it may be unsaved) and keep it under its name."""
         await self.release(profile.name)
-        secret = await asyncio.to_thread(self.store.secrets.get, profile.name)
+        secret = await self._stored_secret(profile)
         backend = await self._open_profile(profile, secret)
         self._open[profile.name] = backend
         return backend
@@ -103,8 +103,24 @@ class ConnectionPool:
         if ref is None:
             return LocalBackend()
         profile = await asyncio.to_thread(self.store.get, ref)
-        secret = await asyncio.to_thread(self.store.secrets.get, ref)
-        return await self._open_profile(profile, secret)
+        return await self._open_profile(profile, await self._stored_secret(profile))
+
+    async def _stored_secret(self, profile: Profile) -> str | None:
+        """The secret kept for ``profile`` this session, else the keyring's, looked up
+        only if connecting may use one: the keyring costs ~0.2 s (import, backend
+        discovery, D-Bus), and a key file, an anonymous or AWS-chain S3 profile or one
+        that never stores its secret needs none."""
+        secrets = self.store.secrets
+        kept = secrets.kept(profile.name)
+        if kept is not None or profile.options.get(REMEMBER_OPTION) is False:
+            return kept
+
+        def uses_secret() -> bool:  # imports the backend, which connecting needs next
+            return _backend_class(profile.kind).uses_secret(profile)
+
+        if not await asyncio.to_thread(uses_secret):
+            return None
+        return await asyncio.to_thread(secrets.get, profile.name)
 
     async def _open_profile(self, profile: Profile, secret: str | None) -> Backend:
         refused: AuthenticationFailed | None = None

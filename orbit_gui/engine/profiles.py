@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import re
+import sys
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,7 +27,8 @@ from .backend import Backend
 from .errors import InvalidPath, NotFound, Unsupported
 from .locations import APP_NAME, config_dir
 
-__all__ = ["BACKEND_KINDS", "Profile", "ProfileStore", "SecretStore", "open_backend"]
+__all__ = ["BACKEND_KINDS", "REMEMBER_OPTION", "Profile", "ProfileStore", "SecretStore",
+           "open_backend"]
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,7 @@ def _unknown_kind(kind: str) -> Unsupported:
 
 
 def _backend_class(kind: str) -> type[Backend]:
+    """The backend class of a profile kind, imported on first use (blocks: seconds)."""
     target = BACKEND_KINDS.get(kind)
     if target is None:
         raise _unknown_kind(kind)
@@ -96,9 +99,22 @@ def _check_profile(profile: Profile) -> None:
         )
 
 
+REMEMBER_OPTION = "remember_credentials"
+"""A profile option (the GUI's choice): False means its secret is never stored, so
+connecting does not look in the keyring for one."""
+
+
 def _keyring() -> Any:
     """The keyring package, imported on first use: it costs ~0.1 s at start-up, which
     a command given its secret (or using none) need not pay."""
+    if sys.platform != "darwin":
+        # keyring loads every backend it ships. Its macOS one imports a module that
+        # looks for the Security framework with ctypes' find_library, which off macOS
+        # runs ldconfig, gcc and ld for each of three libraries (~0.1 s of CPU) to find
+        # nothing. That backend is not viable here whatever it finds (its priority
+        # says "macOS required"): marked missing, the module fails to import at once,
+        # which the backend already handles.
+        sys.modules.setdefault("keyring.backends.macOS.api", None)  # type: ignore[arg-type]
     import keyring
     import keyring.errors
 
@@ -116,6 +132,10 @@ class SecretStore:
         self._session: dict[str, str] = {}
         self.persistent = True
         """False once the keyring failed: secrets then last for this session only."""
+
+    def kept(self, name: str) -> str | None:
+        """The secret kept in memory for this session, if any (never the keyring)."""
+        return self._session.get(name)
 
     def get(self, name: str) -> str | None:
         if name in self._session:

@@ -1,14 +1,15 @@
 """Which secret a profile needs, and whether the user wants it remembered.
 
-Two options are the app's own (the engine ignores them; neither looks like a
-secret, which the profile store would refuse): ``remember_credentials``
-(False: the secret is asked for at each app start, never stored) and, for
-SFTP, ``auth_method`` ("password", "key" or "agent").
+Two options are the app's own (neither looks like a secret, which the profile
+store would refuse): ``remember_credentials`` (False: the secret is asked for at
+each app start, never stored; connecting then skips the keyring) and, for SFTP,
+``auth_method`` ("password", "key" or "agent"; the engine ignores it).
 """
 
 from __future__ import annotations
 
 from ..engine import Profile
+from ..engine.profiles import REMEMBER_OPTION
 
 __all__ = [
     "AUTH_OPTION",
@@ -19,7 +20,6 @@ __all__ = [
     "sftp_auth",
 ]
 
-REMEMBER_OPTION = "remember_credentials"
 AUTH_OPTION = "auth_method"
 
 

@@ -3,6 +3,7 @@ private gnome-keyring), and the in-memory fallback when no keyring works."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import stat
 from collections.abc import Callable, Iterator
@@ -112,3 +113,56 @@ async def test_open_backend_builds_the_profile_kind() -> None:
     assert isinstance(backend, LocalBackend)
     with pytest.raises(Unsupported, match="known:"):
         await open_backend(Profile("x", "gopher"))
+
+
+class _CountingSecrets(SecretStore):
+    """Answers from memory and counts what would have asked the keyring."""
+
+    def __init__(self) -> None:
+        super().__init__("orbit-test-unused")
+        self.lookups: list[str] = []
+
+    def get(self, name: str) -> str | None:
+        self.lookups.append(name)
+        return self.kept(name)
+
+
+@pytest.mark.parametrize(("options", "user", "looked_up"), [
+    ({"endpoint_url": "http://127.0.0.1:9"}, "", False),  # the AWS credential chain
+    ({"endpoint_url": "http://127.0.0.1:9", "access_key": "AK", "anonymous": True}, "", False),
+    ({"endpoint_url": "http://127.0.0.1:9", "access_key": "AK"}, "", True),
+    ({"endpoint_url": "http://127.0.0.1:9"}, "AK", True),  # the user is the access key
+    ({"endpoint_url": "http://127.0.0.1:9", "access_key": "AK",
+      "remember_credentials": False}, "", False),  # never stored
+])
+def test_the_keyring_is_asked_only_when_a_stored_secret_may_be_used(
+        tmp_path: Path, options: dict[str, object], user: str, looked_up: bool) -> None:
+    from orbit_gui.engine.connections import ConnectionPool
+
+    secrets = _CountingSecrets()
+    pool = ConnectionPool(ProfileStore(tmp_path / "p.json", secrets))
+    profile = Profile(name="s3x", kind="s3", user=user, options=options)
+    assert asyncio.run(pool._stored_secret(profile)) is None
+    assert secrets.lookups == (["s3x"] if looked_up else [])
+    secrets.keep_for_session("s3x", "typed")  # what this session was told comes first
+    assert asyncio.run(pool._stored_secret(profile)) == "typed"
+
+
+def test_an_sftp_key_file_needs_its_secret_only_when_encrypted(tmp_path: Path) -> None:
+    import asyncssh
+
+    from orbit_gui.engine.backends.sftp import SftpBackend
+
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    plain, locked = tmp_path / "plain", tmp_path / "locked"
+    key.write_private_key(plain)
+    key.write_private_key(locked, passphrase="pass phrase")
+
+    def profile(**options: object) -> Profile:
+        return Profile(name="box", kind="sftp", host="127.0.0.1", options=options)
+
+    assert not SftpBackend.uses_secret(profile(key_file=str(plain)))
+    assert SftpBackend.uses_secret(profile(key_file=str(locked)))
+    assert SftpBackend.uses_secret(profile(key_file=str(tmp_path / "missing")))
+    assert SftpBackend.uses_secret(profile())  # a password (or the agent)
+    assert not LocalBackend.uses_secret(Profile(name="here", kind="local"))

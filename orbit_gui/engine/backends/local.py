@@ -17,6 +17,7 @@ import stat as stat_mod
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager, suppress
+from typing import TYPE_CHECKING
 
 from ..aio import to_the_end
 from ..backend import DEFAULT_CHUNK_SIZE, AsyncReader, Backend, read_into
@@ -33,6 +34,9 @@ from ..errors import (
     SourceChanged,
 )
 from ..types import Entry, Features, ListOptions, WriteOptions
+
+if TYPE_CHECKING:
+    from ..profiles import Profile
 
 __all__ = ["TEMP_PREFIX", "LocalBackend"]
 
@@ -155,6 +159,10 @@ class LocalBackend(Backend):
     def __init__(self, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
         super().__init__()
         self.chunk_size = chunk_size
+
+    @classmethod
+    def uses_secret(cls, profile: Profile) -> bool:
+        return False
 
     async def stat(self, path: str) -> Entry:
         _check_path(path)

@@ -97,6 +97,17 @@ class S3Backend(Backend):
                                            port=profile.port, user=profile.user)
         return cls(await S3Connection.open(settings, S3Stats()), name=profile.name)
 
+    @classmethod
+    def uses_secret(cls, profile: Profile) -> bool:
+        """Only an access key of the profile's own takes its secret: anonymous requests
+        and the AWS credential chain need none."""
+        try:
+            settings = S3Settings.from_options(profile.options, host=profile.host,
+                                               port=profile.port, user=profile.user)
+        except OrbitError:
+            return True  # connecting reports what is wrong
+        return not settings.anonymous and settings.access_key is not None
+
     @property
     def display_name(self) -> str:
         return self._name or f"S3 {self.connection.endpoint}"

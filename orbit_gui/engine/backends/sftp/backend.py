@@ -29,7 +29,7 @@ from ...paths import check_name
 from ...profiles import Profile
 from ...types import Entry, Features, ListOptions, WriteOptions
 from ..local import TEMP_PREFIX
-from .connect import SftpSettings, open_sftp
+from .connect import SftpSettings, key_needs_passphrase, open_sftp
 from .entries import entry_from_attrs, is_dir, is_symlink, version_tag
 from .mapping import map_error, mapped
 from .reading import RequestBudget, pipelined_read
@@ -92,6 +92,16 @@ class SftpBackend(Backend):
         settings = SftpSettings.from_profile(profile)
         conn, sftp = await open_sftp(settings, secret)
         return cls(conn, sftp, settings)
+
+    @classmethod
+    def uses_secret(cls, profile: Profile) -> bool:
+        """The secret is the password, or with a key file that key's passphrase: a key
+        file that loads without one needs none."""
+        try:
+            key_file = SftpSettings.from_profile(profile).key_file
+        except OrbitError:
+            return True
+        return key_file is None or key_needs_passphrase(key_file)
 
     @property
     def display_name(self) -> str:

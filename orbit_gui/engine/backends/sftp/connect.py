@@ -191,6 +191,16 @@ async def _load_key(settings: SftpSettings, secret: str | None) -> Sequence[asyn
         ) from None
 
 
+def key_needs_passphrase(path: str) -> bool:
+    """False if the key file loads without a passphrase; True if it is encrypted, or
+    cannot be read now (connecting then reports why, with whatever secret is stored)."""
+    try:
+        asyncssh.load_keypairs([path], None)
+    except (OSError, ValueError, asyncssh.KeyImportError, asyncssh.KeyEncryptionError):
+        return True
+    return False
+
+
 def _key_error(path: str, exc: Exception, where: str) -> AuthenticationFailed:
     if isinstance(exc, asyncssh.KeyEncryptionError):
         return AuthenticationFailed(
