@@ -4,12 +4,19 @@
 progress hub (in the app, a :class:`~.queue_bridge.QueueBridge`'s: the events of the
 queue on the engine's thread, handed on on the GUI loop). Events are only stored as
 they arrive (the newest per transfer replaces the older one); a QTimer applies them
-at ``rate`` Hz, so a queue of ten thousand busy transfers costs one pass over the
-*changed* transfers per tick.
-Each pass compares the new texts of a row with the ones shown and emits
-``dataChanged`` for those columns and roles alone; child rows (the parts or
-download-window slots in flight right now) are inserted and removed as they
-come and go. Rows are found through a dict by transfer id: no scan per event.
+at ``rate`` Hz (10 by default: bars move smoothly, figures stay readable, and each
+tick repaints the changed rows, which takes the GIL from the engine), so a queue of
+ten thousand busy transfers costs one pass over the *changed* transfers per tick.
+Each pass compares the new texts of a row with the ones shown, writes the changed
+cells and emits ``dataChanged`` for those columns and roles alone; child rows (the
+parts or download-window slots in flight right now) are inserted and removed as
+they come and go. Rows are found through a dict by transfer id: no scan per event.
+
+What a view paints lives in C++ (the cells of a :class:`QStandardItemModel`), not
+behind a Python ``data()``: Qt asks about eight roles of every cell it paints or
+measures, through the tab proxy, and each of those calls into Python took the GIL
+from the engine's loop thread (bench/results/profiles.md, section 5). The Python
+side keeps what the cells are made from and writes them only when they change.
 
 :class:`TransferFilter` splits the rows into the panel's tabs.
 """
@@ -22,18 +29,18 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractItemModel,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
+    QSignalBlocker,
     QSortFilterProxyModel,
     Qt,
     QTimer,
     Signal,
 )
+from PySide6.QtGui import QStandardItemModel
 
 from ..engine.transfer import (
     Direction,
@@ -61,7 +68,6 @@ __all__ = [
 ]
 
 Index = QModelIndex | QPersistentModelIndex
-_ROOT = QModelIndex()
 
 
 class Column(enum.IntEnum):
@@ -80,17 +86,17 @@ _COLUMNS = len(Column)
 
 class Role(enum.IntEnum):
     ID = Qt.ItemDataRole.UserRole + 1
-    """The transfer's id (str), on its own row and on its child rows."""
+    """The transfer's id (str), in every cell of its row and of its child rows."""
     FRACTION = enum.auto()
-    """0..1 for the progress bar, None when the size is unknown."""
+    """0..1 for the progress bar, None when the size is unknown (progress column)."""
     SEGMENTS = enum.auto()
-    """Every part of the files in flight (tuple of PartProgress), on a transfer row."""
+    """Every part of the files in flight (tuple of PartProgress), parts column of a
+    transfer row."""
     STATE = enum.auto()
-    """TransferState on a transfer row, PartState on a child row."""
-    SNAPSHOT = enum.auto()
-    """The latest TransferSnapshot, on a transfer row."""
-    PART = enum.auto()
-    """The PartProgress of a child row."""
+    """The state's value, state column: a TransferState's on a transfer row, a
+    PartState's on a child row (str, equal to the enum member)."""
+    POSITION = enum.auto()
+    """The transfer's place in the queue (int), first column: the sort role."""
 
 
 _IN_FLIGHT = frozenset({PartState.IN_FLIGHT, PartState.RETRYING})
@@ -105,10 +111,17 @@ _COLUMN_ROLES: dict[Column, list[int]] = {
     Column.BYTES: _TEXT_ROLES,
     Column.SPEED: _TEXT_ROLES,
     Column.ETA: _TEXT_ROLES,
-    Column.STATE: [*_TEXT_ROLES, Role.STATE, Role.SNAPSHOT],
+    Column.STATE: [*_TEXT_ROLES, Role.STATE],
+}
+_PART_ROLES: dict[Column, list[int]] = {
+    **{column: _TEXT_ROLES for column in Column},
+    Column.PROGRESS: [*_TEXT_ROLES, Role.FRACTION],
+    Column.STATE: [*_TEXT_ROLES, Role.STATE],
 }
 _ALIGN_RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 _NUMERIC = frozenset({Column.BYTES, Column.SPEED, Column.ETA})
+_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+"""Of every cell: no editing, no dragging."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,14 +150,15 @@ class _Child:
     """Bytes of the earlier ranges its slot fetched (the meter counts them all)."""
     several: bool = False
     """Its file has more than one part (the name then says which)."""
+    texts: tuple[str, ...] = ()
+    tips: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
 class _Row:
-    serial: int
-    """Stable per-row number, the internal id of its child indexes."""
     snapshot: TransferSnapshot
     texts: tuple[str, ...]
+    tips: tuple[str, ...]
     segments: tuple[PartProgress, ...]
     children: list[_Child]
 
@@ -184,6 +198,94 @@ def _texts(snapshot: TransferSnapshot, segments: tuple[PartProgress, ...]) -> tu
     )
 
 
+def _transfer_tips(snapshot: TransferSnapshot, texts: tuple[str, ...],
+                   segments: tuple[PartProgress, ...]) -> tuple[str, ...]:
+    total = "unknown" if snapshot.total is None else exact_bytes(snapshot.total)
+    amount = f"{exact_bytes(snapshot.bytes_done)} of {total}"
+    if snapshot.resumed_bytes:
+        amount += f"\n{exact_bytes(snapshot.resumed_bytes)} were already in place"
+    if _is_folder(snapshot):
+        amount += (f"\nfiles: {human_count(snapshot.files_done)} done, "
+                   f"{human_count(snapshot.files_skipped)} skipped, "
+                   f"{human_count(snapshot.files_failed)} failed of "
+                   f"{human_count(snapshot.files_total)}")
+    tips = list(texts)
+    tips[Column.NAME] = f"{snapshot.source}\n→ {snapshot.destination}"
+    tips[Column.PROGRESS] = tips[Column.BYTES] = amount
+    if segments:
+        states = Counter(p.state for p in segments)
+        tips[Column.PARTS] = ", ".join(f"{human_count(n)} {state.value}"
+                                       for state, n in states.items())
+    if snapshot.error:
+        tips[Column.STATE] = snapshot.error
+    return tuple(tips)
+
+
+def _part_texts(snapshot: TransferSnapshot, child: _Child) -> tuple[str, ...]:
+    part = child.part
+    noun = "range" if part.slot is not None else "part"
+    name = f"{noun} {human_count(part.index + 1)}"
+    if part.slot is not None:
+        name = f"slot {part.slot + 1} · {name}"
+    if part.file:
+        name = f"{part.file} · {name}" if child.several else part.file
+    left = part.length - part.bytes_done
+    if part.state is PartState.RETRYING:
+        attempts = snapshot.max_attempts
+        state = f"retry {part.attempt}/{attempts}" if attempts else f"retry {part.attempt}"
+    else:
+        state = "in flight" if part.attempt <= 1 else f"in flight, attempt {part.attempt}"
+    return (
+        name,
+        f"{part.bytes_done * 100 // part.length}%" if part.length else "",
+        f"at {human_size(part.offset)}",
+        bytes_text(part.bytes_done, part.length),
+        human_speed(child.speed),
+        human_duration(left / child.speed) if child.speed > 0 and left else "",
+        state,
+    )
+
+
+def _part_tips(child: _Child, texts: tuple[str, ...]) -> tuple[str, ...]:
+    part = child.part
+    where = (f"bytes {human_count(part.offset)} to {human_count(part.offset + part.length)}: "
+             f"{exact_bytes(part.bytes_done)} of {exact_bytes(part.length)}")
+    tips = list(texts)
+    tips[Column.PROGRESS] = tips[Column.PARTS] = tips[Column.BYTES] = where
+    return tuple(tips)
+
+
+def _changed_columns(old: tuple[str, ...], new: tuple[str, ...]) -> set[Column]:
+    return {Column(c) for c, (a, b) in enumerate(zip(old, new, strict=True)) if a != b}
+
+
+def _transfer_cell(row: _Row, column: Column) -> dict[int, object]:
+    """What a transfer row's cell shows, by role."""
+    values: dict[int, object] = {Qt.ItemDataRole.DisplayRole: row.texts[column],
+                                 Qt.ItemDataRole.ToolTipRole: row.tips[column]}
+    if column is Column.NAME:
+        values[Role.POSITION] = row.snapshot.position
+    elif column is Column.PROGRESS:
+        values[Role.FRACTION] = row.snapshot.fraction
+    elif column is Column.PARTS:
+        values[Role.SEGMENTS] = row.segments
+    elif column is Column.STATE:
+        values[Role.STATE] = row.snapshot.state.value
+    return values
+
+
+def _part_cell(child: _Child, column: Column) -> dict[int, object]:
+    """What a child row's cell shows, by role."""
+    values: dict[int, object] = {Qt.ItemDataRole.DisplayRole: child.texts[column],
+                                 Qt.ItemDataRole.ToolTipRole: child.tips[column]}
+    part = child.part
+    if column is Column.PROGRESS:
+        values[Role.FRACTION] = part.bytes_done / part.length if part.length else None
+    elif column is Column.STATE:
+        values[Role.STATE] = part.state.value
+    return values
+
+
 def _finish_segments(segments: tuple[PartProgress, ...]) -> tuple[PartProgress, ...]:
     return tuple(p if p.state is PartState.DONE else dataclasses.replace(
         p, state=PartState.DONE, bytes_done=p.length, slot=None) for p in segments)
@@ -209,7 +311,7 @@ def _record_snapshot(record: TransferRecord,
         files_total=record.files_total, error=record.error, position=-1)
 
 
-class TransferModel(QAbstractItemModel):
+class TransferModel(QStandardItemModel):
     """The queue's transfers (top level) and their parts in flight (children)."""
 
     summary_changed = Signal()
@@ -220,13 +322,16 @@ class TransferModel(QAbstractItemModel):
     """After each tick that applied events: how many transfers it touched."""
 
     def __init__(self, queue: TransferQueue | QueueBridge, parent: QObject | None = None, *,
-                 rate: float = 20.0, clock: Callable[[], float] = time.monotonic) -> None:
-        super().__init__(parent)
+                 rate: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(0, _COLUMNS, parent)
+        self.setHorizontalHeaderLabels(list(_HEADERS))
+        for column in _NUMERIC:
+            self.setHeaderData(column, Qt.Orientation.Horizontal, _ALIGN_RIGHT,
+                               Qt.ItemDataRole.TextAlignmentRole)
+        self.setSortRole(Role.POSITION)
         self._clock = clock
         self._rows: list[_Row] = []
         self._row_of: dict[str, int] = {}
-        self._by_serial: dict[int, str] = {}
-        self._serials = 0
         self._records: dict[str, TransferRecord] = {}
         self._history: set[str] = set()
         """Rows of transfers an earlier run finished: shown, never driven."""
@@ -349,22 +454,34 @@ class TransferModel(QAbstractItemModel):
         return [row.snapshot.id for row in self._rows]
 
     # -- applying changes ---------------------------------------------------------------------
+    #
+    # Cells are written with the model's signals blocked, and the changes are then
+    # signalled here, once per run of changed columns (or inserted rows): a
+    # QStandardItem signals each role it is given on its own, and every signal
+    # costs the tab proxy and the view a pass.
 
     def _insert(self, snapshots: Sequence[TransferSnapshot]) -> None:
         if not snapshots:
             return
         first = len(self._rows)
-        self.beginInsertRows(QModelIndex(), first, first + len(snapshots) - 1)
+        now = self._clock()
         for offset, snapshot in enumerate(snapshots):
-            self._serials += 1
             segments = snapshot.parts
-            row = _Row(self._serials, snapshot, _texts(snapshot, segments), segments, [])
-            self._children_of(row, snapshot, self._clock(), None)
+            texts = _texts(snapshot, segments)
+            row = _Row(snapshot, texts, _transfer_tips(snapshot, texts, segments), segments, [])
             self._rows.append(row)
             self._row_of[snapshot.id] = first + offset
-            self._by_serial[row.serial] = snapshot.id
             self._count(None, snapshot)
-        self.endInsertRows()
+        # The rows are known (filterAcceptsRow reads them) before they are announced;
+        # their cells are filled before anything paints them.
+        self.insertRows(first, len(snapshots))
+        with QSignalBlocker(self):
+            for number in range(first, len(self._rows)):
+                row = self._rows[number]
+                self._new_cells(QModelIndex(), number, row.snapshot.id,
+                                lambda column, row=row: _transfer_cell(row, column))
+        for number in range(first, len(self._rows)):
+            self._children_of(self._rows[number], now, number)
         for snapshot in snapshots:
             self.state_changed.emit(snapshot, "")
 
@@ -373,15 +490,13 @@ class TransferModel(QAbstractItemModel):
         if not rows:
             return
         for first, last in reversed(_runs(rows)):
-            self.beginRemoveRows(QModelIndex(), first, last)
             for row in self._rows[first : last + 1]:
                 key = row.snapshot.id
                 del self._row_of[key]
-                del self._by_serial[row.serial]
                 self._records.pop(key, None)
                 self._count(row.snapshot, None)
             del self._rows[first : last + 1]
-            self.endRemoveRows()
+            self.removeRows(first, last - first + 1)
         for number in range(rows[0], len(self._rows)):
             self._row_of[self._rows[number].snapshot.id] = number
 
@@ -404,37 +519,60 @@ class TransferModel(QAbstractItemModel):
         else:
             segments = row.segments  # paused, failed...: show where it stopped
         texts = _texts(snapshot, segments)
-        changed = {Column(c) for c, (a, b) in enumerate(zip(row.texts, texts, strict=True))
-                   if a != b}
+        tips = _transfer_tips(snapshot, texts, segments)
+        changed = _changed_columns(row.texts, texts) | _changed_columns(row.tips, tips)
         if segments != row.segments:
             changed.add(Column.PARTS)
         if old.state is not snapshot.state:
             changed.add(Column.STATE)
+        if snapshot.fraction != old.fraction:
+            changed.add(Column.PROGRESS)
         self._count(old, snapshot)
-        row.snapshot, row.texts, row.segments = snapshot, texts, segments
-        for first, last in _runs(sorted(changed)):
-            roles = sorted({r for c in range(first, last + 1) for r in _COLUMN_ROLES[Column(c)]})
-            self.dataChanged.emit(self.index(number, first), self.index(number, last), roles)
-        self._children_of(row, snapshot, self._clock(), self.index(number, 0))
+        row.snapshot, row.texts, row.tips, row.segments = snapshot, texts, tips, segments
+        with QSignalBlocker(self):
+            for column in changed:
+                self.setItemData(self.index(number, column), _transfer_cell(row, column))
+            if old.position != snapshot.position and Column.NAME not in changed:
+                self.setData(self.index(number, 0), snapshot.position, Role.POSITION)
+        self._signal(QModelIndex(), number, changed, _COLUMN_ROLES)
+        self._children_of(row, self._clock(), number)
         if old.state_text() != snapshot.state_text():
             self.state_changed.emit(snapshot, old.state_text())
 
-    def _children_of(self, row: _Row, snapshot: TransferSnapshot, now: float,
-                     parent: QModelIndex | None) -> None:
-        """Bring ``row``'s child rows in line with the parts in flight in ``snapshot``;
-        ``parent`` None: the row is not in the model yet (no signals)."""
+    def _new_cells(self, parent: QModelIndex, number: int, transfer_id: str,
+                   values: Callable[[Column], dict[int, object]]) -> None:
+        # Qt makes a row's cells as they are first written. None is held in Python
+        # afterwards: a QStandardItem is no QObject, and a wrapper kept past its row's
+        # removal would outlive the item.
+        for column in Column:
+            cell = self.index(number, column, parent)
+            self.itemFromIndex(cell).setFlags(_FLAGS)
+            fixed: dict[int, object] = {Role.ID: transfer_id}
+            if column in _NUMERIC:
+                fixed[Qt.ItemDataRole.TextAlignmentRole] = _ALIGN_RIGHT
+            self.setItemData(cell, fixed | values(column))
+
+    def _signal(self, parent: QModelIndex, number: int, columns: Iterable[Column],
+                roles_of: dict[Column, list[int]]) -> None:
+        for first, last in _runs(sorted(columns)):
+            roles = sorted({r for c in range(first, last + 1) for r in roles_of[Column(c)]})
+            self.dataChanged.emit(self.index(number, first, parent),
+                                  self.index(number, last, parent), roles)
+
+    def _children_of(self, row: _Row, now: float, number: int) -> None:
+        """Bring the child rows of transfer row ``number`` in line with the parts in
+        flight in its snapshot."""
+        snapshot = row.snapshot
+        parent = self.index(number, 0)
         per_file = Counter(p.file for p in snapshot.parts)
         flying = {_lane(p): p for p in snapshot.parts if p.state in _IN_FLIGHT}
         children = row.children
         gone = [n for n, child in enumerate(children) if child.key not in flying]
         for first, last in reversed(_runs(gone)):
-            if parent is not None:
-                self.beginRemoveRows(parent, first, last)
             del children[first : last + 1]
-            if parent is not None:
-                self.endRemoveRows()
+            self.removeRows(first, last - first + 1, parent)
         known = set()
-        for number, child in enumerate(children):
+        for child_row, child in enumerate(children):
             known.add(child.key)
             part = flying[child.key]
             if part == child.part:
@@ -444,195 +582,48 @@ class TransferModel(QAbstractItemModel):
             child.part = part
             child.meter.add(now, child.carried + part.bytes_done)
             child.speed = child.meter.speed(now)
-            if parent is not None:
-                self.dataChanged.emit(self.index(number, Column.NAME, parent),
-                                      self.index(number, Column.STATE, parent),
-                                      [*_TEXT_ROLES, Role.FRACTION, Role.STATE, Role.PART])
+            texts = _part_texts(snapshot, child)
+            tips = _part_tips(child, texts)
+            changed = _changed_columns(child.texts, texts) | _changed_columns(child.tips, tips)
+            child.texts, child.tips = texts, tips
+            with QSignalBlocker(self):
+                for column in changed:
+                    self.setItemData(self.index(child_row, column, parent),
+                                     _part_cell(child, column))
+            self._signal(parent, child_row, changed, _PART_ROLES)
         added = sorted((p for key, p in flying.items() if key not in known),
                        key=lambda p: (p.file, p.offset))
         if not added:
             return
         first = len(children)
-        if parent is not None:
-            self.beginInsertRows(parent, first, first + len(added) - 1)
         for part in added:
             meter = SpeedMeter(3.0)
             meter.add(now, part.bytes_done)
-            children.append(_Child(_lane(part), part, meter,
-                                   several=per_file[part.file] > 1))
-        if parent is not None:
-            self.endInsertRows()
+            child = _Child(_lane(part), part, meter, several=per_file[part.file] > 1)
+            child.texts = _part_texts(snapshot, child)
+            child.tips = _part_tips(child, child.texts)
+            children.append(child)
+        if self.columnCount(parent) < _COLUMNS:  # its first children: give them columns
+            self.insertColumns(0, _COLUMNS - self.columnCount(parent), parent)
+        self.insertRows(first, len(added), parent)
+        with QSignalBlocker(self):
+            for child_row in range(first, len(children)):
+                self._new_cells(parent, child_row, snapshot.id,
+                                lambda column, child=children[child_row]: _part_cell(child,
+                                                                                     column))
 
     def _restore_order(self) -> None:
         """Rows follow the queue's order (interrupted rows first) after a move."""
-        order = sorted(range(len(self._rows)), key=lambda n: self._rows[n].snapshot.position)
-        if order == list(range(len(self._rows))):
+        positions = [row.snapshot.position for row in self._rows]
+        if positions == sorted(positions):
             return
-        self.layoutAboutToBeChanged.emit()
-        new_row = {old: new for new, old in enumerate(order)}
-        before = [i for i in self.persistentIndexList() if not i.parent().isValid()]
-        after = [self.index(new_row[i.row()], i.column()) for i in before]
-        self._rows = [self._rows[n] for n in order]
+        # A stable sort on Role.POSITION, in C++: Qt moves the rows and the persistent
+        # indexes (selection, current row) in one layout change.
+        self.sort(Column.NAME)
+        rows = {row.snapshot.id: row for row in self._rows}
+        self._rows = [rows[self.index(n, 0).data(Role.ID)] for n in range(len(self._rows))]
         for number, row in enumerate(self._rows):
             self._row_of[row.snapshot.id] = number
-        self.changePersistentIndexList(before, after)
-        self.layoutChanged.emit()
-
-    # -- QAbstractItemModel ------------------------------------------------------------------
-
-    def index(self, row: int, column: int, parent: Index = _ROOT) -> QModelIndex:
-        # The bounds checked here, not by hasIndex(): views call this for every cell
-        # they paint, and hasIndex() calls back into Python twice (rowCount, columnCount).
-        if row < 0 or not 0 <= column < _COLUMNS:
-            return QModelIndex()
-        if not parent.isValid():
-            return self.createIndex(row, column, 0) if row < len(self._rows) else QModelIndex()
-        if parent.internalId() != 0 or parent.column() != 0:
-            return QModelIndex()
-        top = self._rows[parent.row()]
-        if row >= len(top.children):
-            return QModelIndex()
-        return self.createIndex(row, column, top.serial)
-
-    def parent(self, child: Index = _ROOT) -> QModelIndex:  # type: ignore[override]
-        if not child.isValid():
-            return QModelIndex()
-        serial = child.internalId()
-        if serial == 0:
-            return QModelIndex()
-        key = self._by_serial.get(serial)
-        if key is None:
-            return QModelIndex()
-        return self.createIndex(self._row_of[key], 0, 0)
-
-    def rowCount(self, parent: Index = _ROOT) -> int:
-        if not parent.isValid():
-            return len(self._rows)
-        if parent.internalId() != 0 or parent.column() != 0:
-            return 0
-        return len(self._rows[parent.row()].children)
-
-    def columnCount(self, parent: Index = _ROOT) -> int:
-        return _COLUMNS
-
-    def hasChildren(self, parent: Index = _ROOT) -> bool:
-        return self.rowCount(parent) > 0
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation is Qt.Orientation.Horizontal and 0 <= section < len(Column):
-            if role == Qt.ItemDataRole.DisplayRole:
-                return _HEADERS[section]
-            if role == Qt.ItemDataRole.TextAlignmentRole and section in _NUMERIC:
-                return _ALIGN_RIGHT
-        return None
-
-    def flags(self, index: Index) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        serial = index.internalId()
-        if serial == 0:
-            return self._transfer_data(self._rows[index.row()], Column(index.column()), role)
-        key = self._by_serial.get(serial)
-        if key is None:
-            return None
-        row = self._rows[self._row_of[key]]
-        return self._part_data(row, row.children[index.row()], Column(index.column()), role)
-
-    def _transfer_data(self, row: _Row, column: Column, role: int) -> Any:
-        snapshot = row.snapshot
-        if role == Qt.ItemDataRole.DisplayRole:
-            return row.texts[column]
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return self._transfer_tip(row, column)
-        if role == Qt.ItemDataRole.TextAlignmentRole and column in _NUMERIC:
-            return _ALIGN_RIGHT
-        if role == Role.ID:
-            return snapshot.id
-        if role == Role.FRACTION:
-            return snapshot.fraction
-        if role == Role.SEGMENTS:
-            return row.segments
-        if role == Role.STATE:
-            return snapshot.state
-        if role == Role.SNAPSHOT:
-            return snapshot
-        return None
-
-    def _transfer_tip(self, row: _Row, column: Column) -> str:
-        snapshot = row.snapshot
-        if column == Column.NAME:
-            return f"{snapshot.source}\n→ {snapshot.destination}"
-        if column in (Column.BYTES, Column.PROGRESS):
-            total = "unknown" if snapshot.total is None else exact_bytes(snapshot.total)
-            text = f"{exact_bytes(snapshot.bytes_done)} of {total}"
-            if snapshot.resumed_bytes:
-                text += f"\n{exact_bytes(snapshot.resumed_bytes)} were already in place"
-            if _is_folder(snapshot):
-                text += (f"\nfiles: {human_count(snapshot.files_done)} done, "
-                         f"{human_count(snapshot.files_skipped)} skipped, "
-                         f"{human_count(snapshot.files_failed)} failed of "
-                         f"{human_count(snapshot.files_total)}")
-            return text
-        if column == Column.PARTS and row.segments:
-            states = Counter(p.state for p in row.segments)
-            return ", ".join(f"{human_count(n)} {state.value}" for state, n in states.items())
-        if column == Column.STATE and snapshot.error:
-            return snapshot.error
-        return row.texts[column]
-
-    def _part_data(self, row: _Row, child: _Child, column: Column, role: int) -> Any:
-        part = child.part
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._part_text(row, child, column)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            if column in (Column.PARTS, Column.BYTES, Column.PROGRESS):
-                return (f"bytes {human_count(part.offset)} to "
-                        f"{human_count(part.offset + part.length)}: "
-                        f"{exact_bytes(part.bytes_done)} of {exact_bytes(part.length)}")
-            return self._part_text(row, child, column)
-        if role == Qt.ItemDataRole.TextAlignmentRole and column in _NUMERIC:
-            return _ALIGN_RIGHT
-        if role == Role.ID:
-            return row.snapshot.id
-        if role == Role.FRACTION:
-            return part.bytes_done / part.length if part.length else None
-        if role == Role.STATE:
-            return part.state
-        if role == Role.PART:
-            return part
-        return None
-
-    def _part_text(self, row: _Row, child: _Child, column: Column) -> str:
-        part = child.part
-        if column == Column.NAME:
-            noun = "range" if part.slot is not None else "part"
-            name = f"{noun} {human_count(part.index + 1)}"
-            if part.slot is not None:
-                name = f"slot {part.slot + 1} · {name}"
-            if part.file:
-                return f"{part.file} · {name}" if child.several else part.file
-            return name
-        if column == Column.PROGRESS:
-            return f"{part.bytes_done * 100 // part.length}%" if part.length else ""
-        if column == Column.PARTS:
-            return f"at {human_size(part.offset)}"
-        if column == Column.BYTES:
-            return bytes_text(part.bytes_done, part.length)
-        if column == Column.SPEED:
-            return human_speed(child.speed)
-        if column == Column.ETA:
-            left = part.length - part.bytes_done
-            return human_duration(left / child.speed) if child.speed > 0 and left else ""
-        if part.state is PartState.RETRYING:
-            attempts = row.snapshot.max_attempts
-            return f"retry {part.attempt}/{attempts}" if attempts else f"retry {part.attempt}"
-        return "in flight" if part.attempt <= 1 else f"in flight, attempt {part.attempt}"
 
 
 class Tab(enum.IntEnum):

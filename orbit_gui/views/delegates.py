@@ -110,6 +110,19 @@ class _Colours:
 
     @classmethod
     def of(cls, palette: QPalette) -> _Colours:
+        """The colours of ``palette``, worked out once per palette: a paint is called
+        for every progress cell ten times a second, and each Qt call here costs the
+        engine's loop thread a hand-over of the GIL."""
+        key = palette.cacheKey()
+        found = _COLOURS.get(key)
+        if found is None:
+            found = _COLOURS[key] = cls._of(palette)
+            while len(_COLOURS) > 8:  # themes switched back and forth
+                del _COLOURS[next(iter(_COLOURS))]
+        return found
+
+    @classmethod
+    def _of(cls, palette: QPalette) -> _Colours:
         base = palette.color(QPalette.ColorRole.Base)
         text = palette.color(QPalette.ColorRole.Text)
         highlight = palette.color(QPalette.ColorRole.Highlight)
@@ -119,6 +132,9 @@ class _Colours:
                    flying=_mix(highlight, QColor("#ffffff"), 0.35 if dark else 0.25),
                    retrying=QColor("#f0ad4e" if dark else "#e08e0b"),
                    failed=QColor("#ff6b6b" if dark else "#d43f3a"))
+
+
+_COLOURS: dict[int, _Colours] = {}
 
 
 class SegmentMapDelegate(QStyledItemDelegate):

@@ -81,7 +81,7 @@ async def test_a_transfer_runs_on_the_engine_thread_and_reports_on_the_qt_thread
         assert done.state is TransferState.DONE, done.error
         assert collections <= {threading.main_thread()}, "garbage collected on the Qt thread"
         model = bench.panel.model
-        await wait_until(lambda: model.state_at(model.row_of(transfer.id).row())
+        await wait_until(lambda: getattr(model.snapshot(transfer.id), "state", None)
                          is TransferState.DONE, model.flushed)
         assert bench.engine.thread is not threading.main_thread()
         assert events and flushes

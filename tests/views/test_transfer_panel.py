@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from types import FrameType
 
 import pytest
 from PySide6.QtCore import Qt
@@ -34,12 +36,14 @@ from tests.models.qt_waits import wait_until
 from tests.models.transfer_fixtures import (
     GUARD,
     MiB,
+    Published,
     bucket,
     connect,
     options,
     part,
     pending_uploads,
     s3,
+    snapshot,
     until,
 )
 from tests.servers.info import S3Server
@@ -338,3 +342,41 @@ async def test_transfers_finished_in_an_earlier_run_show_in_the_finished_tabs(
         await panel.wait_actions()
         assert state_of(panel, "earlier-ok") is None and state_of(panel, "earlier-bad") is None
         panel.model.close()
+
+
+async def test_painting_the_panel_runs_no_python_of_the_model(
+        qtbot: QtBot, queue: TransferQueue) -> None:
+    """What the view paints lives in C++: a repaint of busy rows (a transfer expanded
+    with its parts in flight) calls into no Python of the model or its tab proxy, so
+    painting never takes the GIL from the engine's loop thread for the model's sake.
+    Only the two delegates that draw bars are Python."""
+    panel = await shown(TransferPanel(queue), qtbot)
+    busy = Published(queue.hub, snapshot("busy", position=0, total=800, parts=(
+        part(0, PartState.DONE), part(1, PartState.IN_FLIGHT, done=40),
+        part(2, PartState.IN_FLIGHT, done=10), part(3))))
+    busy.publish()
+    await until(panel.model, lambda: panel.model.rowCount(panel.model.row_of("busy")) == 2)
+    panel.view.expandAll()
+
+    def repaint_calls() -> list[str]:
+        called: list[str] = []
+
+        def profile(frame: FrameType, event: str, arg: object) -> None:
+            if event == "call":
+                called.append(f"{Path(frame.f_code.co_filename).name}:{frame.f_code.co_name}")
+
+        sys.setprofile(profile)
+        try:
+            panel.view.viewport().repaint()
+        finally:
+            sys.setprofile(None)
+        return called
+
+    first = repaint_calls()
+    busy.publish(bytes_done=300, parts=(  # a tick's changes, then the repaint they cause
+        part(0, PartState.DONE), part(1, PartState.IN_FLIGHT, done=70),
+        part(2, PartState.IN_FLIGHT, done=50), part(3)))
+    panel.model.flush()
+    for calls in (first, repaint_calls()):
+        assert "delegates.py:paint" in calls, "the repaint painted the bars"
+        assert not [c for c in calls if c.startswith("transfer_model.py")], calls
