@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from .backend import Backend
 from .connections import ConnectionPool, HostKeyTrust
 from .errors import HostKeyChanged, HostKeyUnknown, InvalidPath, NotFound, OrbitError
-from .profiles import BACKEND_KINDS, Profile, ProfileStore, SecretStore
+from .profiles import BACKEND_KINDS, REMEMBER_OPTION, Profile, ProfileStore, SecretStore
 from .transfer.bandwidth import parse_rate
 from .transfer.conflicts import Conflict, ConflictAnswer, ConflictPolicy
 from .transfer.progress import TransferEvent, TransferSnapshot, TransferState
@@ -326,6 +326,9 @@ async def _cmd_profile(args: argparse.Namespace, store: ProfileStore) -> int:
         secret = sys.stdin.readline().rstrip("\r\n")
         if not secret:
             raise UsageError("--secret-stdin: nothing came on standard input")
+        if options.get(REMEMBER_OPTION) is False:
+            raise UsageError(f"--secret-stdin with --option {REMEMBER_OPTION}=false: that "
+                             "profile never uses a stored secret (it asks each time)")
     root = args.root or "/"
     profile = Profile(name=args.name, kind=args.kind, host=args.host or "", port=args.port,
                       user=args.user or args.access_key or "", root=root, options=options)

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from .backend import Backend
 from .backends.local import LocalBackend
 from .errors import AuthenticationFailed, HostKeyUnknown, OrbitError
-from .profiles import REMEMBER_OPTION, Profile, ProfileStore, _backend_class, open_backend
+from .profiles import REMEMBER_OPTION, Profile, ProfileStore, backend_class, open_backend
 from .types import ListOptions
 
 __all__ = ["ConnectionPool", "HostKeyPrompt", "HostKeyTrust", "SecretPrompt"]
@@ -116,7 +116,7 @@ class ConnectionPool:
             return kept
 
         def uses_secret() -> bool:  # imports the backend, which connecting needs next
-            return _backend_class(profile.kind).uses_secret(profile)
+            return backend_class(profile.kind).uses_secret(profile)
 
         if not await asyncio.to_thread(uses_secret):
             return None

@@ -28,7 +28,7 @@ from .errors import InvalidPath, NotFound, Unsupported
 from .locations import APP_NAME, config_dir
 
 __all__ = ["BACKEND_KINDS", "REMEMBER_OPTION", "Profile", "ProfileStore", "SecretStore",
-           "open_backend"]
+           "backend_class", "open_backend"]
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def _unknown_kind(kind: str) -> Unsupported:
     return Unsupported(f"unknown connection kind {kind!r} (known: {known})")
 
 
-def _backend_class(kind: str) -> type[Backend]:
+def backend_class(kind: str) -> type[Backend]:
     """The backend class of a profile kind, imported on first use (blocks: seconds)."""
     target = BACKEND_KINDS.get(kind)
     if target is None:
@@ -75,7 +75,7 @@ async def open_backend(profile: Profile, secret: str | None = None) -> Backend:
     """Connect to the store ``profile`` describes, with ``secret`` if it needs one."""
     # A backend's first import (aiobotocore, asyncssh) takes a second or more: in a
     # worker thread, so a GUI's event loop keeps painting meanwhile.
-    cls = await asyncio.to_thread(_backend_class, profile.kind)
+    cls = await asyncio.to_thread(backend_class, profile.kind)
     return await cls.from_profile(profile, secret)
 
 

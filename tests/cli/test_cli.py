@@ -62,6 +62,14 @@ def test_a_secret_is_never_taken_on_the_command_line(orbit: Orbit) -> None:
     assert "hunter2" not in all_text_below(orbit.config)
 
 
+def test_a_secret_is_not_stored_for_a_profile_that_never_uses_one(orbit: Orbit) -> None:
+    done = orbit.run("profile", "add", "x", "--kind", "sftp", "--host", "h", "--secret-stdin",
+                     "--option", "remember_credentials=false", input=SECRET + "\n")
+    assert done.returncode == 2
+    assert "remember_credentials=false" in done.stderr and SECRET not in done.stderr
+    assert json_lines(orbit.run("profile", "list", "--json", check=True).stdout) == []
+
+
 def test_cp_a_tree_with_json_progress(orbit: Orbit, tmp_path: Path) -> None:
     src = tmp_path / "src"
     make_tree(src, small=60, large=(3 * MiB + 7,))

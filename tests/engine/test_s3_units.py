@@ -46,7 +46,7 @@ from orbit_gui.engine.backends.s3.keys import is_canonical_key, split, unquote_e
 from orbit_gui.engine.backends.s3.parts import BODY_CHUNK, BufferPool, PartBody, fill
 from orbit_gui.engine.backends.s3.reading import _plan, parse_content_range
 from orbit_gui.engine.backends.s3.settings import parse_size
-from orbit_gui.engine.profiles import BACKEND_KINDS, _backend_class
+from orbit_gui.engine.profiles import BACKEND_KINDS, backend_class
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
@@ -186,7 +186,7 @@ def test_s3_kind_is_registered() -> None:
     assert "s3" in BACKEND_KINDS
     from orbit_gui.engine.backends.s3 import S3Backend
 
-    assert _backend_class(Profile(name="x", kind="s3").kind) is S3Backend
+    assert backend_class(Profile(name="x", kind="s3").kind) is S3Backend
 
 
 # -- paths ---------------------------------------------------------------------------------
