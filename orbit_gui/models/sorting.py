@@ -2,11 +2,18 @@
 
 :func:`sort_entries` sorts at once; :func:`order_steps` computes the same order
 in steps of bounded work, so a million rows sort without freezing the window.
+
+The steps keep positions in arrays of machine integers, never in lists of int
+objects: a list is a container Python's cycle collector walks, item by item,
+in every collection of its generation, and a young collection during a sort
+walked a million positions in scattered memory (~190 ms, a frozen window). An
+array is invisible to the collector and needs no int object per position.
 """
 
 from __future__ import annotations
 
 import re
+from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Generator, Sequence
 from itertools import repeat
@@ -56,10 +63,10 @@ def sort_entries(entries: list[Entry], key: Callable[[Entry], Any] | None = None
     return [e for e in ordered if e.is_dir] + [e for e in ordered if not e.is_dir]
 
 
-def sort_steps(items: list[int], key: Callable[[int], Any], *, descending: bool = False,
-               step: int = SORT_STEP) -> Generator[None, None, list[int]]:
-    """Sort ``items`` by ``key`` a bounded piece at a time; the sorted list is the
-    generator's return value (``yield from``).
+def sort_steps(items: Sequence[int], key: Callable[[int], Any], *, descending: bool = False,
+               step: int = SORT_STEP) -> Generator[None, None, array[int]]:
+    """Sort ``items`` by ``key`` a bounded piece at a time; the sorted items (an
+    ``array("q")``) are the generator's return value (``yield from``).
 
     Each ``next()`` does at most about ``step`` items' work, so a caller can let
     its event loop turn between pieces. Stable like :func:`sorted`,
@@ -73,7 +80,7 @@ def sort_steps(items: list[int], key: Callable[[int], Any], *, descending: bool 
     # Descending and stable: sort the reversed input ascending, then reverse it back.
     work = items[::-1] if descending else items
     if len(work) <= step:
-        result = sorted(work, key=key)
+        result = array("q", sorted(work, key=key))
     else:
         result = yield from _sample_sort_steps(work, key, step)
     if descending:
@@ -81,14 +88,14 @@ def sort_steps(items: list[int], key: Callable[[int], Any], *, descending: bool 
     return result
 
 
-def _sample_sort_steps(work: list[int], key: Callable[[int], Any], step: int
-                       ) -> Generator[None, None, list[int]]:
+def _sample_sort_steps(work: Sequence[int], key: Callable[[int], Any], step: int
+                       ) -> Generator[None, None, array[int]]:
     count = len(work)
     buckets = -(-2 * count // step)
     # A sample of up to 16 keys a bucket, and never more than one step's worth.
     sample = sorted(map(key, work[::max(1, count // min(16 * buckets, step))]))
     pivots = [sample[k * len(sample) // buckets] for k in range(1, buckets)]
-    parts: list[list[int]] = [[] for _ in range(len(pivots) + 1)]
+    parts = [array("q") for _ in range(len(pivots) + 1)]
     appends = [part.append for part in parts]
     for start in range(0, count, step):
         chunk = work[start:start + step]
@@ -97,38 +104,38 @@ def _sample_sort_steps(work: list[int], key: Callable[[int], Any], step: int
                                           map(key, chunk)), strict=True):
             appends[where](item)
         yield
-    result: list[int] = []
-    for part in parts:
+    result = array("q")
+    for number, part in enumerate(parts):
         if len(part) <= 2 * step:
-            part.sort(key=key)
-            result.extend(part)
+            result.extend(sorted(part, key=key))
         else:
             result.extend((yield from _merge_sort_steps(part, key, step)))
+        parts[number] = array("q")
         yield
     return result
 
 
-def _merge_sort_steps(work: list[int], key: Callable[[int], Any], step: int
-                      ) -> Generator[None, None, list[int]]:
+def _merge_sort_steps(work: Sequence[int], key: Callable[[int], Any], step: int
+                      ) -> Generator[None, None, array[int]]:
     """Bottom-up merge sort in pieces of about ``step`` items (stable)."""
-    runs: list[list[int]] = []
+    runs: list[array[int]] = []
     for start in range(0, len(work), step):
-        runs.append(sorted(work[start:start + step], key=key))
+        runs.append(array("q", sorted(work[start:start + step], key=key)))
         yield
     while len(runs) > 1:
-        merged: list[list[int]] = []
+        merged: list[array[int]] = []
         for i in range(0, len(runs) - 1, 2):
-            out: list[int] = []
+            out = array("q")
             yield from _merge_steps(runs[i], runs[i + 1], key, step // 2, out)
             merged.append(out)
         if len(runs) % 2:
             merged.append(runs[-1])
         runs = merged
-    return runs[0] if runs else []
+    return runs[0] if runs else array("q")
 
 
-def _merge_steps(first: list[int], second: list[int], key: Callable[[int], Any], width: int,
-                 out: list[int]) -> Generator[None, None, None]:
+def _merge_steps(first: array[int], second: array[int], key: Callable[[int], Any], width: int,
+                 out: array[int]) -> Generator[None, None, None]:
     """Merge two sorted runs into ``out``, at most ``2 * width`` items per step; on equal
     keys ``first``'s items come first."""
     i = j = 0
@@ -148,8 +155,8 @@ def _merge_steps(first: list[int], second: list[int], key: Callable[[int], Any],
             i_take = bisect_right(first, last_second, i, i_end, key=key)
             piece = first[i:i_take] + second[j:j_end]
             i, j = i_take, j_end
-        piece.sort(key=key)  # two sorted runs, first's part first: a linear, stable merge
-        out.extend(piece)
+        # Two sorted runs, first's part first: a linear, stable merge.
+        out.extend(sorted(piece, key=key))
         yield
     out.extend(first[i:])
     out.extend(second[j:])
@@ -159,16 +166,17 @@ def order_steps(entries: Sequence[_T], key: Callable[[_T], Any] | None = None, *
                 descending: bool = False, name_key: Callable[[str], str] = natural_key,
                 name: Callable[[_T], str] = attrgetter("name"),
                 is_dir: Callable[[_T], bool] = attrgetter("is_dir"),
-                step: int = SORT_STEP) -> Generator[None, None, list[int]]:
-    """The positions of ``entries`` in :func:`sort_entries` order, computed a bounded
-    piece at a time (see :func:`sort_steps`): the return value of ``yield from``.
+                step: int = SORT_STEP) -> Generator[None, None, array[int]]:
+    """The positions of ``entries`` in :func:`sort_entries` order (an ``array("q")``),
+    computed a bounded piece at a time (see :func:`sort_steps`): the return value of
+    ``yield from``.
 
     ``entries`` are :class:`Entry` objects, or anything ``name`` and ``is_dir``
     read those two fields of (the listing model's plain rows)."""
     step = max(2, step)
     keys: list[Any] = []
-    folders: list[int] = []
-    files: list[int] = []
+    folders = array("q")
+    files = array("q")
     # Key functions may be Python code (a kind's name): smaller pieces for them.
     piece = max(1, step // 4)
     for start in range(0, len(entries), piece):
@@ -184,7 +192,8 @@ def order_steps(entries: Sequence[_T], key: Callable[[_T], Any] | None = None, *
     by_key = keys.__getitem__
     folders = yield from sort_steps(folders, by_key, descending=descending, step=step)
     files = yield from sort_steps(files, by_key, descending=descending, step=step)
-    return folders + files
+    folders.extend(files)  # a copy of machine integers: ~1 ms a million
+    return folders
 
 
 def run_steps(steps: Generator[None, None, _T]) -> _T:
