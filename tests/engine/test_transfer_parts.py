@@ -29,6 +29,7 @@ from orbit_gui.engine.transfer import (
     resolve_destination,
 )
 from orbit_gui.engine.transfer.request import TransferOptions, walk
+from orbit_gui.engine.transfer.scheduler import SMALL_PER_SLOT
 from orbit_gui.engine.types import Entry
 from tests.transfer_support import Steered
 
@@ -256,6 +257,28 @@ async def test_raising_the_limit_serves_waiters_and_a_cancelled_waiter_leaves() 
     assert scheduler.active == 0
     with pytest.raises(ValueError):
         scheduler.set_limit(0)
+
+
+async def test_small_files_share_a_slot_and_do_not_starve_a_large_one() -> None:
+    scheduler = Scheduler(limit=1, per_connection=1)
+    small = [await scheduler.acquire(Owner(), ("s3",), small=True)
+             for _ in range(SMALL_PER_SLOT)]
+    assert scheduler.active == SMALL_PER_SLOT, "four small files in one slot"
+    large = asyncio.create_task(scheduler.acquire(Owner(position=1), ("s3",)))
+    later_small = asyncio.create_task(scheduler.acquire(Owner(position=2), ("s3",),
+                                                        small=True))
+    await asyncio.sleep(0)
+    assert scheduler.waiting == 2
+    small[0].release()  # a quarter free: the large file, first in order, still waits...
+    await asyncio.sleep(0)
+    assert not later_small.done(), "...and the small one after it does not overtake it"
+    for slot in small[1:]:
+        slot.release()
+    granted = await asyncio.wait_for(large, 30)
+    assert scheduler.active == 1 and not later_small.done()
+    granted.release()
+    (await asyncio.wait_for(later_small, 30)).release()
+    assert scheduler.active == 0 and scheduler.waiting == 0
 
 
 # -- planning ---------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from orbit_gui.engine.transfer import (
     TransferSnapshot,
     TransferState,
 )
+from orbit_gui.engine.transfer.scheduler import SMALL_PER_SLOT
 from tests.transfer_support import (
     PartStore,
     Steered,
@@ -364,9 +365,11 @@ async def test_concurrency_limit_holds_and_can_change_while_running(tmp_path: Pa
 
     source.before_read = hold
     async with TransferQueue(concurrency=2) as queue:
+        # Every file counts as large here (a slot each); small ones share slots (below).
         transfer = queue.add(TransferRequest(Endpoint(source, str(src)),
                                              Endpoint(LocalBackend(), str(dst)),
-                                             recursive=True, options=options()))
+                                             recursive=True,
+                                             options=options(multipart_threshold=1)))
         while len(in_flight) < 2:
             changed.clear()
             await asyncio.wait_for(changed.wait(), GUARD)
@@ -376,6 +379,35 @@ async def test_concurrency_limit_holds_and_can_change_while_running(tmp_path: Pa
             changed.clear()
             await asyncio.wait_for(changed.wait(), GUARD)
         assert queue.scheduler.active == 4 and len(in_flight) == 4 == peak
+        gate.set()
+        snap = await asyncio.wait_for(transfer.wait(), GUARD)
+    assert snap.state is TransferState.DONE
+    assert tree_digest(dst) == tree_digest(src)
+
+
+async def test_small_files_of_a_folder_go_four_to_a_slot(tmp_path: Path) -> None:
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    make_tree(src, small=3 * SMALL_PER_SLOT, fanout=1)
+    source = Steered(LocalBackend())
+    gate = asyncio.Event()
+    in_flight: set[str] = set()
+    changed = asyncio.Event()
+
+    async def hold(path: str, offset: int, length: int | None) -> None:
+        in_flight.add(path)
+        changed.set()
+        await gate.wait()
+
+    source.before_read = hold
+    async with TransferQueue(concurrency=2) as queue:
+        transfer = queue.add(TransferRequest(Endpoint(source, str(src)),
+                                             Endpoint(LocalBackend(), str(dst)),
+                                             recursive=True, options=options()))
+        while len(in_flight) < 2 * SMALL_PER_SLOT:
+            changed.clear()
+            await asyncio.wait_for(changed.wait(), GUARD)
+        assert queue.scheduler.active == 2 * SMALL_PER_SLOT, "two slots, four files each"
+        assert queue.scheduler.waiting == 1, "the next file waits for a share"
         gate.set()
         snap = await asyncio.wait_for(transfer.wait(), GUARD)
     assert snap.state is TransferState.DONE

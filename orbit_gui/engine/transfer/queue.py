@@ -323,8 +323,9 @@ class Transfer:
         keys = self._connection_keys()
         try:
             while (item := await pending.get()) is not None:
-                slot = await queue.scheduler.acquire(self, keys)
-                task = asyncio.create_task(self._file(item, slot, keys))
+                small = entry.is_dir and self._is_small(item)
+                slot = await queue.scheduler.acquire(self, keys, small=small)
+                task = asyncio.create_task(self._file(item, slot, keys, small))
                 running.add(task)
                 task.add_done_callback(running.discard)
             await walker
@@ -338,6 +339,13 @@ class Transfer:
             if self._existing is not None:
                 await self._existing.aclose()
                 self._existing = None
+
+    def _is_small(self, item: FileItem) -> bool:
+        """Whether ``item`` moves in one request (below the multipart threshold). Only
+        a folder's files share slots: transfers of their own keep one each, so a
+        queue set to one at a time runs one at a time."""
+        size = item.entry.size if item.entry is not None else None
+        return size is not None and size < self.request.options.multipart_threshold
 
     def _connection_keys(self) -> tuple[Hashable, ...]:
         backends = (self.source.backend, self.destination.backend)
@@ -376,7 +384,8 @@ class Transfer:
         if bug is not None:
             raise bug
 
-    async def _file(self, item: FileItem, slot: Slot, keys: tuple[Hashable, ...]) -> None:
+    async def _file(self, item: FileItem, slot: Slot, keys: tuple[Hashable, ...],
+                    small: bool) -> None:
         queue = self.queue
         journal = queue.journal
         holder = [slot]
@@ -385,7 +394,7 @@ class Transfer:
             holder[0].release()
 
         async def reacquire() -> None:
-            holder[0] = await queue.scheduler.acquire(self, keys)
+            holder[0] = await queue.scheduler.acquire(self, keys, small=small)
 
         ctx = JobContext(self._id, self.source, self.destination, self.request.options,
                          journal, queue.conflicts, self.limiter, self._changed, release,
