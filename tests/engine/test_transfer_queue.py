@@ -347,39 +347,48 @@ async def test_a_non_retriable_error_fails_fast_and_retry_continues(tmp_path: Pa
     assert sha256_file(dst) == sha256_file(src)
 
 
+class HeldReads:
+    """A local source whose reads wait at a gate: which files are in flight, at most."""
+
+    def __init__(self) -> None:
+        self.source = Steered(LocalBackend())
+        self.gate = asyncio.Event()
+        self.in_flight: set[str] = set()
+        self.peak = 0
+        self._changed = asyncio.Event()
+        self.source.before_read = self._hold
+
+    async def _hold(self, path: str, offset: int, length: int | None) -> None:
+        self.in_flight.add(path)
+        self.peak = max(self.peak, len(self.in_flight))
+        self._changed.set()
+        await self.gate.wait()
+
+    async def reach(self, count: int) -> None:
+        while len(self.in_flight) < count:
+            self._changed.clear()
+            await asyncio.wait_for(self._changed.wait(), GUARD)
+
+    def folder(self, queue: TransferQueue, src: Path, dst: Path,
+               transfer_options: TransferOptions) -> Transfer:
+        return queue.add(TransferRequest(Endpoint(self.source, str(src)),
+                                         Endpoint(LocalBackend(), str(dst)),
+                                         recursive=True, options=transfer_options))
+
+
 async def test_concurrency_limit_holds_and_can_change_while_running(tmp_path: Path) -> None:
     src, dst = tmp_path / "src", tmp_path / "dst"
     make_tree(src, small=8, fanout=1)
-    source = Steered(LocalBackend())
-    gate = asyncio.Event()
-    in_flight: set[str] = set()
-    peak = 0
-    changed = asyncio.Event()
-
-    async def hold(path: str, offset: int, length: int | None) -> None:
-        nonlocal peak
-        in_flight.add(path)
-        peak = max(peak, len(in_flight))
-        changed.set()
-        await gate.wait()
-
-    source.before_read = hold
+    reads = HeldReads()
     async with TransferQueue(concurrency=2) as queue:
         # Every file counts as large here (a slot each); small ones share slots (below).
-        transfer = queue.add(TransferRequest(Endpoint(source, str(src)),
-                                             Endpoint(LocalBackend(), str(dst)),
-                                             recursive=True,
-                                             options=options(multipart_threshold=1)))
-        while len(in_flight) < 2:
-            changed.clear()
-            await asyncio.wait_for(changed.wait(), GUARD)
+        transfer = reads.folder(queue, src, dst, options(multipart_threshold=1))
+        await reads.reach(2)
         assert queue.scheduler.active == 2 and queue.scheduler.waiting == 1
         queue.set_concurrency(4)
-        while len(in_flight) < 4:
-            changed.clear()
-            await asyncio.wait_for(changed.wait(), GUARD)
-        assert queue.scheduler.active == 4 and len(in_flight) == 4 == peak
-        gate.set()
+        await reads.reach(4)
+        assert queue.scheduler.active == 4 and len(reads.in_flight) == 4 == reads.peak
+        reads.gate.set()
         snap = await asyncio.wait_for(transfer.wait(), GUARD)
     assert snap.state is TransferState.DONE
     assert tree_digest(dst) == tree_digest(src)
@@ -388,27 +397,13 @@ async def test_concurrency_limit_holds_and_can_change_while_running(tmp_path: Pa
 async def test_small_files_of_a_folder_go_four_to_a_slot(tmp_path: Path) -> None:
     src, dst = tmp_path / "src", tmp_path / "dst"
     make_tree(src, small=3 * SMALL_PER_SLOT, fanout=1)
-    source = Steered(LocalBackend())
-    gate = asyncio.Event()
-    in_flight: set[str] = set()
-    changed = asyncio.Event()
-
-    async def hold(path: str, offset: int, length: int | None) -> None:
-        in_flight.add(path)
-        changed.set()
-        await gate.wait()
-
-    source.before_read = hold
+    reads = HeldReads()
     async with TransferQueue(concurrency=2) as queue:
-        transfer = queue.add(TransferRequest(Endpoint(source, str(src)),
-                                             Endpoint(LocalBackend(), str(dst)),
-                                             recursive=True, options=options()))
-        while len(in_flight) < 2 * SMALL_PER_SLOT:
-            changed.clear()
-            await asyncio.wait_for(changed.wait(), GUARD)
+        transfer = reads.folder(queue, src, dst, options())
+        await reads.reach(2 * SMALL_PER_SLOT)
         assert queue.scheduler.active == 2 * SMALL_PER_SLOT, "two slots, four files each"
         assert queue.scheduler.waiting == 1, "the next file waits for a share"
-        gate.set()
+        reads.gate.set()
         snap = await asyncio.wait_for(transfer.wait(), GUARD)
     assert snap.state is TransferState.DONE
     assert tree_digest(dst) == tree_digest(src)
