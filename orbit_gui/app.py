@@ -100,6 +100,7 @@ async def _run(start: str, connect: str | None, quit_requested: asyncio.Event,
         window.show()
         collector.settle()  # what start-up loaded lives as long as the app
         bench.session.backend_changed.connect(collector.settle)
+        bench.queue.connection_opened = collector.freeze  # a transfer's own connections
         log.info("window shown on %s", start)
         bench.controller.spawn(bench.panel.show_interrupted())
         if connect:

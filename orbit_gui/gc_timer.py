@@ -49,6 +49,12 @@ class GarbageCollector(QObject):
         gc.collect()
         gc.freeze()
 
+    def freeze(self) -> None:
+        """Leave what is alive now out of later collections, without a collection
+        (cheap): for a burst of long-lived objects, such as a connection's client. Any
+        garbage among them is reclaimed at the next :meth:`settle`."""
+        gc.freeze()
+
     def check(self) -> None:
         """Collect the oldest generation whose count passed its threshold."""
         counts = gc.get_count()

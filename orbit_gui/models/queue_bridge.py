@@ -106,6 +106,11 @@ class QueueBridge:
         self._pending: dict[str, TransferEvent] = {}
         self._delivery_due = False
         self._lock = threading.Lock()
+        self.connection_opened: Callable[[], None] = lambda: None
+        """Called on the GUI loop once a transfer queued had to open a connection on the
+        engine. What that loads lives as long as the connection (an S3 client is
+        ~100,000 objects): the app keeps it out of the garbage collector's sight, or
+        the next collections on the Qt thread walk it all while the transfer starts."""
         for snapshot in engine.call(queue.snapshots):
             self._track(snapshot)
         self._unlisten = engine.call(queue.hub.add_listener, self._on_engine_event)
@@ -145,15 +150,21 @@ class QueueBridge:
 
     async def add(self, request: TransferRequest, *, priority: int = 0) -> TransferHandle:
         """Queue ``request``: its two sides are reopened on the engine by profile name."""
-        return self._handle(await self.engine.run(self._add, request, priority))
+        snapshot, opened = await self.engine.run(self._add, request, priority)
+        if opened:
+            self.connection_opened()
+        return self._handle(snapshot)
 
-    async def _add(self, request: TransferRequest, priority: int) -> TransferSnapshot:
+    async def _add(self, request: TransferRequest, priority: int
+                   ) -> tuple[TransferSnapshot, bool]:
         source, destination = request.source, request.destination
+        opened = any(ref is not None and self._pool.cached(ref) is None
+                     for ref in (source.ref, destination.ref))
         own = TransferRequest(
             Endpoint(await self._pool.get(source.ref), source.path, source.ref),
             Endpoint(await self._pool.get(destination.ref), destination.path, destination.ref),
             request.recursive, request.options)
-        return self._queue.add(own, priority=priority).snapshot()
+        return self._queue.add(own, priority=priority).snapshot(), opened
 
     async def resume_record(self, record: TransferRecord) -> TransferHandle:
         """Continue a transfer an earlier run left unfinished."""

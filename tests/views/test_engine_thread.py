@@ -63,6 +63,8 @@ async def test_a_transfer_runs_on_the_engine_thread_and_reports_on_the_qt_thread
             collections.add(threading.current_thread())
 
         gc.callbacks.append(collecting)
+        opened: list[threading.Thread] = []  # the app freezes what a connection loads
+        bench.queue.connection_opened = lambda: opened.append(threading.current_thread())
         bench.queue.set_bwlimit(2 * MiB)  # still running when its tasks are looked at
         [transfer] = await bench.controller.copy(bench.window.local_pane, [str(source)], pane,
                                                  root)
@@ -87,6 +89,7 @@ async def test_a_transfer_runs_on_the_engine_thread_and_reports_on_the_qt_thread
         assert events and flushes
         assert {thread for _, thread in events} == {threading.main_thread()}
         assert set(flushes) == {threading.main_thread()}
+        assert opened == [threading.main_thread()], "told once, on the Qt thread"
         assert await read_all(backend, f"{root}/up.bin") == source.read_bytes()
 
 
