@@ -1,10 +1,10 @@
 """Case 1, S3 large file: `orbit cp` vs the aws CLI vs `rclone copyto`, up and down.
 
-Against `rclone serve s3` (and moto with --moto), the same file, alternating
+Against `rclone serve s3` and moto (--no-moto: rclone only), the same file, alternating
 runs; MiB/s, client CPU seconds and peak RSS of each child process. Target:
 throughput >= 1.0x the faster peer in each direction at <= 1.0x its CPU.
 
-    python -m bench.s3_large [--quick] [--large 1GiB] [--rounds 3] [--moto]
+    python -m bench.s3_large [--quick] [--large 1GiB] [--rounds 3] [--no-moto]
 """
 
 from __future__ import annotations
