@@ -101,10 +101,10 @@ def markdown(results: list[CaseResult], info: dict[str, Any]) -> str:
              "## Headline: the targets of issue 9", "",
              md_table(["target", "figure", "goal", "verdict"], _headline(results)), ""]
     if merged:
-        lines += [f"**Merged report**: {', '.join(merged['cases'])} rerun on {info['when']} "
-                  f"({options.rounds} rounds, in {info['seconds'] / 60:.1f} minutes); every "
-                  f"other case is from the full run of {merged['into']} "
-                  f"({rounds} rounds).", ""]
+        reruns = "; ".join(f"{', '.join(r['cases'])} on {r['when']} ({r['rounds']} rounds)"
+                           for r in merged["reruns"])
+        lines += [f"**Merged report**: rerun since the full run: {reruns}. Every other case "
+                  f"is from the full run of {merged['into']} ({rounds} rounds).", ""]
     if info.get("unfinished"):
         lines += [f"**Partial report**: still to run: {', '.join(info['unfinished'])}.", ""]
     if PROFILES.exists():
@@ -155,9 +155,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if earlier:
             before = _earlier_info()
             full = before.get("merged") or {}
+            earlier_reruns = [r for r in full.get("reruns", [])
+                              if not set(r["cases"]) <= set(cases)]
             info["merged"] = {
-                "cases": cases, "into": full.get("into") or before.get("when", "?"),
-                "rounds": full.get("rounds") or before.get("options", {}).get("rounds", 3)}
+                "into": full.get("into") or before.get("when", "?"),
+                "rounds": full.get("rounds") or before.get("options", {}).get("rounds", 3),
+                "reruns": [*earlier_reruns,
+                           {"cases": cases, "when": when, "rounds": options.rounds}]}
         for case in cases:
             print(f"== {case}", file=sys.stderr)
             begin = time.perf_counter()
