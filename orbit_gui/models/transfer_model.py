@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -479,7 +480,7 @@ class TransferModel(QStandardItemModel):
             for number in range(first, len(self._rows)):
                 row = self._rows[number]
                 self._new_cells(QModelIndex(), number, row.snapshot.id,
-                                lambda column, row=row: _transfer_cell(row, column))
+                                functools.partial(_transfer_cell, row))
         for number in range(first, len(self._rows)):
             self._children_of(self._rows[number], now, number)
         for snapshot in snapshots:
@@ -609,8 +610,7 @@ class TransferModel(QStandardItemModel):
         with QSignalBlocker(self):
             for child_row in range(first, len(children)):
                 self._new_cells(parent, child_row, snapshot.id,
-                                lambda column, child=children[child_row]: _part_cell(child,
-                                                                                     column))
+                                functools.partial(_part_cell, children[child_row]))
 
     def _restore_order(self) -> None:
         """Rows follow the queue's order (interrupted rows first) after a move."""

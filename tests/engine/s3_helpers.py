@@ -37,6 +37,7 @@ __all__ = [
     "pending_uploads",
     "proxied",
     "proxy",
+    "record_requests",
     "s3",
     "s3_bucket",
     "s3_profile",
@@ -91,6 +92,14 @@ def upstream(server: S3Server) -> tuple[str, int]:
     endpoint = urlsplit(server.endpoint_url)
     assert endpoint.hostname is not None and endpoint.port is not None
     return endpoint.hostname, endpoint.port
+
+
+def record_requests(backend: Any) -> list[str]:
+    """The names of the S3 operations ``backend`` calls from now on, in order."""
+    seen: list[str] = []
+    backend.client.meta.events.register("before-call.s3.*",
+                                        lambda model, **_: seen.append(model.name))
+    return seen
 
 
 async def pending_uploads(backend: Backend, bucket: str) -> list[Any]:

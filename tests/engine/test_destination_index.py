@@ -1,6 +1,6 @@
 """A folder transfer learns what its destination holds from one listing per folder,
 not from a stat (S3: HEAD + LIST) per file, and S3 writes confirm themselves, so a
-tree of small files costs one PutObject per file."""
+tree of small files costs one PutObject per file and a large file no HEAD after."""
 
 from __future__ import annotations
 
@@ -24,20 +24,16 @@ from orbit_gui.engine.transfer import (
     TransferState,
 )
 from orbit_gui.engine.transfer.existing import DestinationIndex
-from tests.engine.s3_helpers import s3_bucket
+from tests.engine.s3_helpers import record_requests, s3, s3_bucket
 from tests.engine.test_transfer_queue import GUARD
 from tests.servers.info import S3Server
-from tests.transfer_support import make_tree, tree_digest
+from tests.transfer_support import make_tree, tree_digest, write_pattern
+
+__all__ = ["s3"]  # a fixture used here
 
 FILES = 30
+MiB = 1024 * 1024
 FOLDERS = 9  # make_tree: d00..d02 x s0..s2
-
-
-def count_requests(backend: Any) -> Counter[str]:
-    seen: Counter[str] = Counter()
-    backend.client.meta.events.register(
-        "before-call.s3.*", lambda model, **_: seen.update([model.name]))
-    return seen
 
 
 async def copy_tree(src: Endpoint, dst: Endpoint, policy: ConflictPolicy) -> Any:
@@ -51,20 +47,22 @@ async def test_a_tree_goes_up_with_one_put_per_file_and_one_list_per_folder(
         moto_s3: S3Server, tmp_path: Path) -> None:
     make_tree(tmp_path / "src", small=FILES, fanout=3)
     async with s3_bucket(moto_s3, "index") as (backend, bucket):
-        requests = count_requests(backend)
+        seen = record_requests(backend)
         src = Endpoint(LocalBackend(), str(tmp_path / "src"))
         dst = Endpoint(backend, f"{bucket}/tree")
         snap = await copy_tree(src, dst, ConflictPolicy.ASK)  # ask: nobody is asked
         assert snap.state is TransferState.DONE, (snap.error, snap.failures)
+        requests = Counter(seen)
         assert requests["PutObject"] == FILES
         # No file is stat-ed before or after its upload; an empty listing asks once
         # whether its folder is a file.
         assert requests["HeadObject"] <= FOLDERS
         assert requests["ListObjectsV2"] <= FOLDERS
         # Again: every file is found in the listings and skipped without a request of its own.
-        requests.clear()
+        seen.clear()
         snap = await copy_tree(src, dst, ConflictPolicy.SKIP)
         assert snap.state is TransferState.DONE, (snap.error, snap.failures)
+        requests = Counter(seen)
         assert snap.files_skipped == FILES
         assert requests["PutObject"] == requests["HeadObject"] == 0
         assert requests["ListObjectsV2"] <= FOLDERS
@@ -84,6 +82,25 @@ async def test_a_single_put_carries_the_content_md5(moto_s3: S3Server) -> None:
         assert backend.features.confirms_writes
     expected = base64.b64encode(hashlib.md5(data).digest()).decode()
     assert headers[0]["Content-MD5"] == expected
+
+
+async def test_a_multipart_upload_is_confirmed_from_its_parts_not_a_head(
+        s3: S3Server, tmp_path: Path) -> None:
+    """Before assembling, the store is asked which parts it holds (ListParts), so no
+    HEAD follows: ``rclone serve s3`` hashes a new object whole on its first HEAD."""
+    source = tmp_path / "video.mov"
+    write_pattern(source, 12 * MiB)
+    async with s3_bucket(s3, "confirm") as (backend, bucket):
+        seen = record_requests(backend)
+        async with TransferQueue() as queue:
+            transfer = queue.add(TransferRequest(
+                Endpoint(LocalBackend(), str(source)), Endpoint(backend, f"{bucket}/v.mov"),
+                options=TransferOptions(part_size=5 * MiB)))
+            snap = await asyncio.wait_for(transfer.wait(), GUARD)
+        assert snap.state is TransferState.DONE, snap.error
+        assert seen.count("UploadPart") == 3
+        assert seen[-2:] == ["ListParts", "CompleteMultipartUpload"]
+        assert (await backend.stat(f"{bucket}/v.mov")).size == 12 * MiB
 
 
 def local_with(**features: Any) -> Backend:

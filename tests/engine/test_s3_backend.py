@@ -23,6 +23,7 @@ from orbit_gui.engine import (
     BytesReader,
     ConnectionFailed,
     DirectoryNotEmpty,
+    IntegrityError,
     InvalidPath,
     ListOptions,
     NotADirectory,
@@ -212,6 +213,28 @@ async def test_resume_from_an_upload_id_sends_only_the_missing_parts(
     assert backend.stats.parts_uploaded - parts_before == 2  # parts 4 and 5 only
     assert await get(backend, path) == data
     assert await backend.list_multipart_uploads(bucket_of(root), key_prefix(root)) == []
+
+
+async def test_a_part_changed_on_the_store_stops_the_assembly(
+        moto: tuple[S3Backend, str]) -> None:
+    """complete() checks the parts the store holds against the ones sent: a part
+    replaced meanwhile (here by another session on the same upload; rclone refuses
+    that) is caught before the object exists, and the upload stays for a resume."""
+    backend, root = moto
+    path = f"{root}/swapped.bin"
+    session = await backend.open_multipart_session(path, size=6 * MiB)
+    await session.upload_part(1, pattern_bytes(5 * MiB))
+    await session.upload_part(2, b"the real tail")
+    other = await backend.open_multipart_session(path, size=6 * MiB,
+                                                 upload_id=session.upload_id)
+    await other.upload_part(2, b"a longer tail from elsewhere")
+    with pytest.raises(IntegrityError, match="part 2 is stored with 28 bytes"):
+        await session.complete()
+    with pytest.raises(NotFound):
+        await backend.stat(path)
+    assert [u.upload_id for u in await backend.list_multipart_uploads(
+        bucket_of(root), key_prefix(root))] == [session.upload_id]
+    await session.abort()
 
 
 async def test_resuming_a_vanished_upload_is_not_found(moto: tuple[S3Backend, str]) -> None:

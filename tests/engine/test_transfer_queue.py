@@ -14,6 +14,7 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,7 +33,7 @@ from orbit_gui.engine.transfer import (
     TransferSnapshot,
     TransferState,
 )
-from orbit_gui.engine.transfer.scheduler import SMALL_PER_SLOT
+from orbit_gui.engine.transfer.scheduler import SMALL_PER_SLOT, Scheduler
 from tests.transfer_support import (
     PartStore,
     Steered,
@@ -369,8 +370,27 @@ class HeldReads:
             self._changed.clear()
             await asyncio.wait_for(self._changed.wait(), GUARD)
 
+    async def waiting(self, queue: TransferQueue, count: int) -> None:
+        """Until ``count`` files wait for a slot. The folder hands the next file to the
+        scheduler a thread hop or two after the ones in flight, so this waits for it."""
+        while queue.scheduler.waiting != count:
+            self._changed.clear()
+            await asyncio.wait_for(self._changed.wait(), GUARD)
+
+    def _watch(self, scheduler: Scheduler) -> None:
+        """Wake :meth:`waiting` whenever a file asks ``scheduler`` for a slot."""
+        acquire = scheduler.acquire
+
+        async def observed(*args: Any, **kwargs: Any) -> Any:
+            # Set on the next loop turn, once the file is queued inside acquire().
+            asyncio.get_running_loop().call_soon(self._changed.set)
+            return await acquire(*args, **kwargs)
+
+        scheduler.acquire = observed  # type: ignore[method-assign]
+
     def folder(self, queue: TransferQueue, src: Path, dst: Path,
                transfer_options: TransferOptions) -> Transfer:
+        self._watch(queue.scheduler)
         return queue.add(TransferRequest(Endpoint(self.source, str(src)),
                                          Endpoint(LocalBackend(), str(dst)),
                                          recursive=True, options=transfer_options))
@@ -384,7 +404,8 @@ async def test_concurrency_limit_holds_and_can_change_while_running(tmp_path: Pa
         # Every file counts as large here (a slot each); small ones share slots (below).
         transfer = reads.folder(queue, src, dst, options(multipart_threshold=1))
         await reads.reach(2)
-        assert queue.scheduler.active == 2 and queue.scheduler.waiting == 1
+        await reads.waiting(queue, 1)
+        assert queue.scheduler.active == 2
         queue.set_concurrency(4)
         await reads.reach(4)
         assert queue.scheduler.active == 4 and len(reads.in_flight) == 4 == reads.peak
@@ -401,8 +422,9 @@ async def test_small_files_of_a_folder_go_four_to_a_slot(tmp_path: Path) -> None
     async with TransferQueue(concurrency=2) as queue:
         transfer = reads.folder(queue, src, dst, options())
         await reads.reach(2 * SMALL_PER_SLOT)
+        await reads.waiting(queue, 1)  # the next file waits for a share
         assert queue.scheduler.active == 2 * SMALL_PER_SLOT, "two slots, four files each"
-        assert queue.scheduler.waiting == 1, "the next file waits for a share"
+        assert len(reads.in_flight) == 2 * SMALL_PER_SLOT
         reads.gate.set()
         snap = await asyncio.wait_for(transfer.wait(), GUARD)
     assert snap.state is TransferState.DONE

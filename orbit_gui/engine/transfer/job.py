@@ -585,7 +585,7 @@ class FileJob:
             await uploader.run()
             await self._check_source_unchanged(entry)
             self._phase(TransferState.ASSEMBLING)
-            await self._complete(uploader)
+            answered = await self._complete(uploader)
         except SourceChanged:
             with suppress(Exception):
                 await asyncio.shield(session.abort(keep=False))
@@ -598,7 +598,8 @@ class FileJob:
                 await asyncio.shield(session.abort(keep=True))
             raise
         self.bytes_done = entry.size
-        await self._verify(entry, dest_path, hashed=None)
+        await self._verify(entry, dest_path, hashed=None,
+                           confirmed=answered and ctx.destination.backend.features.confirms_writes)
         return True
 
     def _on_upload_part(self, part: PartProgress) -> None:
@@ -679,15 +680,18 @@ class FileJob:
                 await policy.wait(attempt)
                 attempt += 1
 
-    async def _complete(self, uploader: PartUploader) -> None:
-        """Assemble the parts; a retry that finds the upload gone means an earlier
-        attempt completed it (its answer was lost): the size check decides."""
+    async def _complete(self, uploader: PartUploader) -> bool:
+        """Assemble the parts; True if the store confirmed it. A retry that finds the
+        upload gone means an earlier attempt completed it (its answer was lost): then
+        the size check after it decides."""
         tried = False
+        answered = False
 
         async def complete() -> None:
-            nonlocal tried
+            nonlocal tried, answered
             try:
                 await uploader.complete()
+                answered = True
             except NotFound:
                 if not tried:
                     raise
@@ -695,6 +699,7 @@ class FileJob:
                 tried = True
 
         await self._call(complete)
+        return answered
 
     async def _with_retries(self, action: Callable[[], Awaitable[Any]]) -> Any:
         policy = self.ctx.options.retry

@@ -115,7 +115,7 @@ async def write_object(conn: S3Connection, settings: S3Settings, location: S3Loc
         start, offset = session.contiguous()
         size = offset + await _finish(session, reader, pool, parallel, start + 1, None,
                                       keep_on_failure)
-        await _check_stored_size(conn, location, size)
+        _check_stored_size(session, size)
         return size
     plan = PartPlan.for_size(size_hint, settings.part_size)
     threshold = settings.multipart_threshold
@@ -139,18 +139,16 @@ async def write_object(conn: S3Connection, settings: S3Settings, location: S3Loc
     if on_session is not None:
         on_session(session)
     size = await _finish(session, reader, pool, parallel, 1, (first, got), keep_on_failure)
-    await _check_stored_size(conn, location, size)
+    _check_stored_size(session, size)
     return size
 
 
-async def _check_stored_size(conn: S3Connection, location: S3Location, size: int) -> None:
-    """IntegrityError unless the object assembled from the parts has ``size`` bytes."""
-    head = await conn.call("head_object", path=location.path, Bucket=location.bucket,
-                           Key=location.key)
-    stored = head.get("ContentLength")
-    if stored != size:
-        raise IntegrityError(f"{location.path} has {stored} bytes where {size} were sent",
-                             path=location.path)
+def _check_stored_size(session: MultipartSession, size: int) -> None:
+    """IntegrityError unless the parts the store confirmed at completion add up to
+    the ``size`` bytes read from the source."""
+    if session.completed_size != size:
+        raise IntegrityError(f"{session.path} was assembled from {session.completed_size} "
+                             f"bytes where {size} were sent", path=session.path)
 
 
 async def _finish(session: MultipartSession, reader: AsyncReader, pool: BufferPool,
