@@ -12,7 +12,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from orbit_gui.engine import Backend
+from orbit_gui.engine import Backend, Entry
 from orbit_gui.engine.backend import BytesReader
 from orbit_gui.engine.backends.local import LocalBackend
 from orbit_gui.engine.transfer import (
@@ -23,11 +23,11 @@ from orbit_gui.engine.transfer import (
     TransferRequest,
     TransferState,
 )
-from orbit_gui.engine.transfer.existing import DestinationIndex
+from orbit_gui.engine.transfer.existing import _FOLDERS_KEPT, DestinationIndex
 from tests.engine.s3_helpers import record_requests, s3, s3_bucket
 from tests.engine.test_transfer_queue import GUARD
 from tests.servers.info import S3Server
-from tests.transfer_support import make_tree, tree_digest, write_pattern
+from tests.transfer_support import Steered, make_tree, tree_digest, write_pattern
 
 __all__ = ["s3"]  # a fixture used here
 
@@ -128,6 +128,43 @@ async def test_the_index_answers_from_one_listing_and_falls_back_past_its_limit(
     assert await small.existing(str(tmp_path / "new.txt")) is None
     await index.aclose()
     await small.aclose()
+
+
+class StatCounting(Steered):
+    def __init__(self, inner: Backend) -> None:
+        super().__init__(inner)
+        self.stats = 0
+
+    async def stat(self, path: str) -> Entry:
+        self.stats += 1
+        return await super().stat(path)
+
+
+async def test_a_listing_pushed_out_of_the_cache_still_answers_its_waiter(
+        tmp_path: Path) -> None:
+    """A folder transfer walks many folders; a listing dropped from the cache while a
+    file awaits it finishes for that file instead of being cancelled midway (which
+    would leave the file to a stat: on S3 a HEAD and a LIST)."""
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "a.txt").write_text("a")
+    (busy / "b.txt").write_text("bb")
+    for number in range(_FOLDERS_KEPT):
+        (tmp_path / f"empty{number}").mkdir()
+    backend = StatCounting(LocalBackend())
+    backend.after_first_entry = asyncio.Event()  # the busy listing stops after one file
+    index = DestinationIndex(backend)
+    waiting = asyncio.ensure_future(index.existing(str(busy / "b.txt")))
+    await asyncio.sleep(0)  # one turn: its listing is the oldest in the cache
+    for number in range(_FOLDERS_KEPT):  # empty folders list to the end at once
+        assert await index.existing(str(tmp_path / f"empty{number}" / "x")) is None
+    assert not waiting.done()
+    backend.after_first_entry.set()
+    found = await asyncio.wait_for(waiting, GUARD)
+    assert found is not None and found.size == 2
+    assert backend.stats == 0, "answered from the listing"
+    assert index.listings == _FOLDERS_KEPT + 1
+    await index.aclose()
 
 
 async def test_the_index_folds_names_the_way_the_store_does(tmp_path: Path) -> None:

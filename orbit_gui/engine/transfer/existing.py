@@ -49,6 +49,10 @@ class DestinationIndex:
         self.listings = 0
         """Folder listings started (for tests and statistics)."""
         self._folders: OrderedDict[str, asyncio.Task[_Listing]] = OrderedDict()
+        self._evicted: set[asyncio.Task[_Listing]] = set()
+        """Listings dropped from the cache while still running: they finish for the
+        files awaiting them (cancelling an S3 request midway gains nothing and
+        sends those files to a HEAD and a LIST each)."""
 
     def _key(self, name: str) -> str:
         features = self.backend.features
@@ -67,7 +71,8 @@ class DestinationIndex:
             while len(self._folders) > _FOLDERS_KEPT:
                 _, oldest = self._folders.popitem(last=False)
                 if not oldest.done():
-                    oldest.cancel()
+                    self._evicted.add(oldest)
+                    oldest.add_done_callback(self._evicted.discard)
         else:
             self._folders.move_to_end(folder)
         try:
@@ -75,7 +80,7 @@ class DestinationIndex:
         except asyncio.CancelledError:
             if not task.cancelled():
                 raise  # our caller was cancelled
-            listing = None  # evicted while we waited
+            listing = None  # the index closed while we waited
         if listing is None:
             return await stat_or_none(self.backend, path)
         return listing.get(self._key(basename(path)))
@@ -103,8 +108,9 @@ class DestinationIndex:
 
     async def aclose(self) -> None:
         """Stop listings still running."""
-        tasks = list(self._folders.values())
+        tasks = [*self._folders.values(), *self._evicted]
         self._folders.clear()
+        self._evicted.clear()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
