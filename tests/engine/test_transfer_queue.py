@@ -623,6 +623,40 @@ async def test_bandwidth_limit_is_applied_to_the_data_path(tmp_path: Path) -> No
     assert sum(taken) == 3 * MiB
 
 
+async def test_a_limited_part_shows_its_bytes_as_the_limit_lets_them_through(
+        tmp_path: Path) -> None:
+    """Under a bandwidth limit the reading of a part is what the limit paces, so its
+    row (and the transfer's total, their sum) counts the bytes read; without that a
+    part sat at 0 B, then went out at once, and speed and ETA came in jumps."""
+    from orbit_gui.engine.transfer import TokenBucket
+
+    src = tmp_path / "up.bin"
+    write_pattern(src, 3 * MiB)
+    store = PartStore(LocalBackend())
+    gate = asyncio.Event()
+
+    async def hold(offset: int) -> None:
+        await gate.wait()  # no part is sent until the test has looked
+
+    store.before_part = hold
+    async with TransferQueue(bwlimit=None) as queue:
+        queue.bucket = TokenBucket(1e12)  # a limit that never makes anyone wait
+        watch = Watch(queue)
+        transfer = queue.add(TransferRequest(
+            Endpoint(LocalBackend(), str(src)), Endpoint(store, str(tmp_path / "r" / "up.bin")),
+            options=options(part_size=MiB, window=2, multipart_threshold=MiB)))
+        snap = await watch.until(lambda s: any(
+            p.state is PartState.IN_FLIGHT and p.bytes_done == p.length for p in s.parts))
+        assert snap.bytes_done >= MiB
+        assert partials(tmp_path / "r") != [] and all(
+            (tmp_path / "r" / name).stat().st_size == 0 for name in partials(tmp_path / "r")), \
+            "nothing was sent yet"
+        gate.set()
+        final = await asyncio.wait_for(transfer.wait(), GUARD)
+    assert final.state is TransferState.DONE, final.error
+    assert final.bytes_done == 3 * MiB
+
+
 @pytest.mark.parametrize("count", [1, 3])
 async def test_wait_all_and_snapshots(tmp_path: Path, count: int) -> None:
     local = LocalBackend()

@@ -262,7 +262,10 @@ class PartUploader:
                 buffer = memoryview(bytearray(min(self.part_size, max(self.size, 1))))
             await self._upload(part, buffer)
 
-    async def _read(self, part: PartProgress, buffer: memoryview) -> memoryview:
+    async def _read(self, part: PartProgress, buffer: memoryview,
+                    on_read: Callable[[int], None]) -> memoryview:
+        """Fill ``buffer`` with the part; under a bandwidth limit ``on_read`` hears the
+        bytes read so far (the limit paces the reading, so that is where they move)."""
         view = buffer[: part.length]
         filled = 0
         if is_local(self.source):
@@ -276,6 +279,8 @@ class PartUploader:
                     if not got:
                         break
                     filled += got
+                    if self.limiter is not None:
+                        on_read(filled)
             finally:
                 await reader.aclose()
         else:
@@ -291,6 +296,8 @@ class PartUploader:
                                              "asked for", path=self.source_path)
                     view[filled:end] = chunk
                     filled = end
+                    if self.limiter is not None:
+                        on_read(filled)
             finally:
                 aclose = getattr(chunks, "aclose", None)
                 if aclose is not None:
@@ -306,19 +313,28 @@ class PartUploader:
         data: memoryview | None = None
         while True:
             sent = 0
+            # What the part's row shows: bytes sent, or read while a limit paces the
+            # reading (else a limited part sits at 0 B, then is sent all at once).
+            shown = 0
             self._set(PartProgress(part.index, part.offset, part.length, 0,
                                    PartState.IN_FLIGHT, attempt, file=self.file))
 
-            def progress(count: int, index: int = part.index, attempt: int = attempt) -> None:
+            def show(done: int, attempt: int = attempt) -> None:
+                nonlocal shown
+                if done > shown:
+                    shown = done
+                    self._set(PartProgress(part.index, part.offset, part.length, shown,
+                                           PartState.IN_FLIGHT, attempt, file=self.file))
+
+            def progress(count: int) -> None:
                 nonlocal sent
                 sent = min(part.length, sent + count)
                 self.sent += count
-                self._set(PartProgress(index, part.offset, part.length, sent,
-                                       PartState.IN_FLIGHT, attempt, file=self.file))
+                show(sent)
 
             try:
                 if data is None:
-                    data = await self._read(part, buffer)
+                    data = await self._read(part, buffer, show)
                 confirmed = ConfirmedPart(part.index, part.offset, part.length)
                 etag = await self.session.send(confirmed, data, progress)
             except Exception as exc:
