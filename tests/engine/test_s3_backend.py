@@ -237,6 +237,23 @@ async def test_a_part_changed_on_the_store_stops_the_assembly(
     await session.abort()
 
 
+async def test_parts_that_do_not_add_up_are_not_assembled(
+        scratch: tuple[S3Backend, str]) -> None:
+    """complete(size=...) refuses parts whose sizes miss what was sent (say, a stale
+    part past the end) before the object exists."""
+    backend, root = scratch
+    path = f"{root}/short.bin"
+    session = await backend.open_multipart_session(path, size=6 * MiB)
+    await session.upload_part(1, pattern_bytes(5 * MiB))
+    await session.upload_part(2, b"tail")
+    with pytest.raises(IntegrityError, match="add up to 5242884 bytes where 6291456"):
+        await session.complete(size=6 * MiB)
+    with pytest.raises(NotFound):
+        await backend.stat(path)
+    await session.complete(size=5 * MiB + 4)
+    assert (await backend.stat(path)).size == 5 * MiB + 4
+
+
 async def test_resuming_a_vanished_upload_is_not_found(moto: tuple[S3Backend, str]) -> None:
     backend, root = moto
     with pytest.raises(NotFound):

@@ -46,7 +46,7 @@ class MultipartSessionLike(Protocol):
     async def upload_part(self, number: int, data: bytes | bytearray | memoryview,
                           progress: Callable[[int], None] | None = None) -> UploadedPartLike: ...
 
-    async def complete(self) -> str: ...
+    async def complete(self, *, size: int | None = None) -> str: ...
 
     async def abort(self) -> None: ...
 
@@ -88,7 +88,7 @@ class _Multipart:
         return uploaded.etag
 
     async def complete(self, parts: Mapping[int, ConfirmedPart]) -> None:
-        await self.session.complete()
+        await self.session.complete(size=sum(part.length for part in parts.values()))
 
     async def abort(self, *, keep: bool = False) -> None:
         if not keep:

@@ -79,8 +79,6 @@ class MultipartSession:
         """Complete only if nothing exists under the name (overwrite=False)."""
         self.parts: dict[int, UploadedPart] = dict(parts or {})
         self.completed_etag: str | None = None
-        self.completed_size: int | None = None
-        """The assembled object's size, once :meth:`complete` confirmed its parts."""
 
     @property
     def path(self) -> str:
@@ -153,12 +151,18 @@ class MultipartSession:
         self.conn.stats.parts_copied += 1
         return part
 
-    async def complete(self, parts: Iterable[UploadedPart] | None = None) -> str:
+    async def complete(self, parts: Iterable[UploadedPart] | None = None, *,
+                       size: int | None = None) -> str:
         """Assemble the parts in order (``parts``, else every part this session knows);
-        returns the object's ETag. With no part at all, one empty part is stored."""
+        returns the object's ETag. With no part at all, one empty part is stored.
+        ``size``: what the object must come to (IntegrityError before assembling, else)."""
         chosen = list(self.parts.values()) if parts is None else list(parts)
         if not chosen:
             chosen = [await self.upload_part(1, b"")]
+        total = sum(part.size for part in chosen)
+        if size is not None and total != size:
+            raise IntegrityError(f"{self.path}: the parts add up to {total} bytes where "
+                                 f"{size} were sent", path=self.path)
         await self._check_stored(chosen)
         manifest = [{"PartNumber": p.number, "ETag": quote_etag(p.etag)}
                     for p in sorted(chosen, key=lambda p: p.number)]
@@ -176,7 +180,6 @@ class MultipartSession:
             answer = await self.conn.call("complete_multipart_upload", path=self.path,
                                           precondition=AlreadyExists, **params)
         self.completed_etag = unquote_etag(answer.get("ETag")) or ""
-        self.completed_size = sum(part.size for part in chosen)
         return self.completed_etag
 
     async def _check_stored(self, chosen: Iterable[UploadedPart]) -> None:

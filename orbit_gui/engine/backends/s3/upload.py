@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ...backend import AsyncReader
-from ...errors import AlreadyExists, IntegrityError, InvalidPath, NotFound, Unsupported
+from ...errors import AlreadyExists, InvalidPath, NotFound, Unsupported
 from ...types import WriteOptions
 from .connection import S3Connection
 from .keys import S3Location
@@ -113,10 +113,8 @@ async def write_object(conn: S3Connection, settings: S3Settings, location: S3Loc
     parallel = settings.parallel_operations
     if session is not None:
         start, offset = session.contiguous()
-        size = offset + await _finish(session, reader, pool, parallel, start + 1, None,
-                                      keep_on_failure)
-        _check_stored_size(session, size)
-        return size
+        return await _finish(session, reader, pool, parallel, start + 1, None,
+                             keep_on_failure, offset=offset)
     plan = PartPlan.for_size(size_hint, settings.part_size)
     threshold = settings.multipart_threshold
     part_one = plan.size_of(1)
@@ -138,34 +136,27 @@ async def write_object(conn: S3Connection, settings: S3Settings, location: S3Loc
                                   if_none_match=not options.overwrite)
     if on_session is not None:
         on_session(session)
-    size = await _finish(session, reader, pool, parallel, 1, (first, got), keep_on_failure)
-    _check_stored_size(session, size)
-    return size
-
-
-def _check_stored_size(session: MultipartSession, size: int) -> None:
-    """IntegrityError unless the parts the store confirmed at completion add up to
-    the ``size`` bytes read from the source."""
-    if session.completed_size != size:
-        raise IntegrityError(f"{session.path} was assembled from {session.completed_size} "
-                             f"bytes where {size} were sent", path=session.path)
+    return await _finish(session, reader, pool, parallel, 1, (first, got), keep_on_failure)
 
 
 async def _finish(session: MultipartSession, reader: AsyncReader, pool: BufferPool,
                   parallel: int, number: int, first: tuple[bytearray, int] | None,
-                  keep_on_failure: bool) -> int:
+                  keep_on_failure: bool, *, offset: int = 0) -> int:
+    """Send the parts from ``number`` on and assemble the object; returns its size
+    (``offset``: the bytes of the parts before ``number``, already stored)."""
     try:
         sent, last = await stream_parts(session, reader, pool, parallel, number, first,
                                         finish_sent=keep_on_failure)
         # Parts past the end (left by an earlier, longer attempt) are not part of it.
-        await session.complete([p for p in session.parts.values() if p.number <= last])
+        await session.complete([p for p in session.parts.values() if p.number <= last],
+                               size=offset + sent)
     except BaseException:
         if not keep_on_failure:
             await _abort_quietly(session)
         raise
     finally:
         pool.clear()
-    return sent
+    return offset + sent
 
 
 async def _abort_quietly(session: MultipartSession) -> None:
