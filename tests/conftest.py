@@ -7,6 +7,7 @@ import asyncio
 import gc
 import logging
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -44,8 +45,13 @@ class LogGuard(logging.Handler):
         self.records.append(record)
 
     def unexpected(self) -> list[str]:
-        messages = [r.getMessage() for r in self.records]
-        return [m for m in messages if not any(p.search(m) for p in self.expected)]
+        """One line per distinct unexpected warning, with its logger and count."""
+        seen: Counter[str] = Counter()
+        for record in self.records:
+            message = record.getMessage()
+            if not any(p.search(message) for p in self.expected):
+                seen[f"{record.name}: {message}"] += 1
+        return [line if count == 1 else f"{line} ({count} times)" for line, count in seen.items()]
 
 
 @pytest.fixture(autouse=True)

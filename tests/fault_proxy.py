@@ -22,31 +22,13 @@ import socket
 import struct
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+
+from tests.http_relay import COPY_SIZE, RequestHead, forward, pipe
 
 __all__ = ["FaultProxy", "RequestHead"]
 
-_COPY = 256 * 1024
 _SLOW_DOWN = (b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code>"
               b"<Message>Please reduce your request rate.</Message></Error>")
-
-
-@dataclass(frozen=True)
-class RequestHead:
-    method: str
-    target: str
-    headers: dict[str, str]
-
-    @classmethod
-    def parse(cls, raw: bytes) -> RequestHead:
-        lines = raw.decode("latin-1").split("\r\n")
-        method, target, _ = lines[0].split(" ", 2)
-        headers = {}
-        for line in lines[1:]:
-            name, sep, value = line.partition(":")
-            if sep:
-                headers[name.strip().lower()] = value.strip()
-        return cls(method, target, headers)
 
 
 def _reset(writer: asyncio.StreamWriter) -> None:
@@ -160,48 +142,35 @@ class FaultProxy:
                 return
             if verdict == "503":
                 body = b"" if head.method == "HEAD" else _SLOW_DOWN
-                client_w.write(b"HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\n"
-                               b"Content-Length: " + str(len(_SLOW_DOWN)).encode() +
-                               b"\r\nConnection: close\r\n\r\n" + body)
-                with contextlib.suppress(ConnectionError):
-                    await client_w.drain()
+                await forward(client_w, b"HTTP/1.1 503 Slow Down\r\n"
+                              b"Content-Type: application/xml\r\n"
+                              b"Content-Length: " + str(len(_SLOW_DOWN)).encode() +
+                              b"\r\nConnection: close\r\n\r\n" + body)
                 return
             if verdict == "cut":
                 cut.after = self.cut_after
-            server_w.write(raw)
-            if "chunked" in head.headers.get("transfer-encoding", "").lower():
-                await _pipe(reader, server_w, None)
+            if not await forward(server_w, raw):
                 return
-            await _pipe(reader, server_w, int(head.headers.get("content-length", "0")))
+            if "chunked" in head.headers.get("transfer-encoding", "").lower():
+                await pipe(reader, server_w, None)
+                return
+            if not await pipe(reader, server_w, int(head.headers.get("content-length", "0"))):
+                return
 
     async def _responses(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                          cut: _Cut) -> None:
         while True:
-            data = await reader.read(_COPY)
+            try:
+                data = await reader.read(COPY_SIZE)
+            except ConnectionError:
+                return
             if not data:
                 return
             if cut.after is not None:
                 if len(data) >= cut.after:
-                    writer.write(data[: cut.after])
-                    with contextlib.suppress(ConnectionError):
-                        await writer.drain()
+                    await forward(writer, data[: cut.after])
                     _reset(writer)
                     return
                 cut.after -= len(data)
-            writer.write(data)
-            with contextlib.suppress(ConnectionError):
-                await writer.drain()
-
-
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                count: int | None) -> None:
-    left = count
-    while left is None or left > 0:
-        data = await reader.read(_COPY if left is None else min(_COPY, left))
-        if not data:
-            break
-        if left is not None:
-            left -= len(data)
-        writer.write(data)
-        with contextlib.suppress(ConnectionError):
-            await writer.drain()
+            if not await forward(writer, data):
+                return

@@ -16,36 +16,12 @@ comes back after a held request was forwarded belongs to that request.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from tests.http_relay import COPY_SIZE, RequestHead, forward, pipe
+
 __all__ = ["DelayProxy", "HeldRequest", "RequestHead"]
-
-_COPY = 256 * 1024
-
-
-@dataclass(frozen=True)
-class RequestHead:
-    method: str
-    target: str
-    headers: dict[str, str]
-    """Header names in lower case."""
-
-    @property
-    def range(self) -> str | None:
-        return self.headers.get("range")
-
-    @classmethod
-    def parse(cls, raw: bytes) -> RequestHead:
-        lines = raw.decode("latin-1").split("\r\n")
-        method, target, _ = lines[0].split(" ", 2)
-        headers: dict[str, str] = {}
-        for line in lines[1:]:
-            if ":" in line:
-                name, _, value = line.partition(":")
-                headers[name.strip().lower()] = value.strip()
-        return cls(method, target, headers)
 
 
 @dataclass(eq=False)
@@ -155,39 +131,27 @@ class DelayProxy:
             if held is not None:
                 held.head = head
                 gate.held = held
-            writer.write(raw)
+            if not await forward(writer, raw):
+                return
             if held is not None:
                 held.arrived.set()
             if "chunked" in head.headers.get("transfer-encoding", "").lower():
-                await _pipe(reader, writer, None)  # no more request boundaries to find
+                await pipe(reader, writer, None)  # no more request boundaries to find
                 return
-            await _pipe(reader, writer, int(head.headers.get("content-length", "0")))
+            if not await pipe(reader, writer, int(head.headers.get("content-length", "0"))):
+                return
 
     async def _responses(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                          gate: _Gate) -> None:
         while True:
-            data = await reader.read(_COPY)
+            try:
+                data = await reader.read(COPY_SIZE)
+            except ConnectionError:
+                return
             if not data:
                 return
             if gate.held is not None:
                 await gate.held.released.wait()
                 gate.held = None
-            writer.write(data)
-            await writer.drain()
-
-
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                count: int | None) -> None:
-    """Copy ``count`` bytes (all, for None) from reader to writer."""
-    left = count
-    while left is None or left > 0:
-        data = await reader.read(_COPY if left is None else min(_COPY, left))
-        if not data:
-            break
-        if left is not None:
-            left -= len(data)
-        writer.write(data)
-        with contextlib.suppress(ConnectionError):
-            await writer.drain()
-    with contextlib.suppress(ConnectionError):
-        await writer.drain()
+            if not await forward(writer, data):
+                return

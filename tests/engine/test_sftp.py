@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import os
 import random
 import subprocess
 import tracemalloc
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,7 @@ from orbit_gui.engine.backends.sftp import (
     app_known_hosts_path,
     map_error,
 )
+from tests.conftest import LogGuard
 from tests.contract.streams import PatternReader, digest_of, pattern_bytes
 from tests.servers._process import free_port
 from tests.servers.info import SshServer
@@ -478,6 +480,19 @@ async def test_download_cut_mid_transfer_is_retriable(
             await digest_of(backend.read(path))
         assert raised.value.retriable
         await backend.aclose()
+
+
+async def test_asyncio_lines_for_writes_after_a_cut_stay_out_of_the_log(
+    sftp: SftpBackend, log_guard: LogGuard, expect_log: Callable[[str], None]
+) -> None:
+    """A cut upload can make asyncssh write on until it hears of the loss, and asyncio
+    logs each of those writes (seen in CI on the upload cut above); an SFTP connection
+    keeps those lines out, and only those."""
+    asyncio_log = logging.getLogger("asyncio")
+    asyncio_log.warning("socket.send() raised exception.")
+    expect_log("^an unrelated asyncio warning$")
+    asyncio_log.warning("an unrelated asyncio warning")
+    assert [r.getMessage() for r in log_guard.records] == ["an unrelated asyncio warning"]
 
 
 # -- streaming -----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import logging
 import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -166,6 +167,22 @@ class _Client(asyncssh.SSHClient):
         return self.problem is None
 
 
+class _WritesAfterLoss(logging.Filter):
+    """Drops asyncio's "socket.send() raised exception." lines.
+
+    When the server cuts the connection, asyncssh still acts on the packets it had
+    already received (a window adjust flushes its send buffer) before asyncio tells it
+    the connection is lost, and asyncio logs a line for each such write (asyncssh
+    issue 303). The loss reaches the caller as ConnectionFailed; the lines add nothing.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.msg != "socket.send() raised exception."
+
+
+_WRITES_AFTER_LOSS = _WritesAfterLoss()
+
+
 def _prefer(first: Sequence[bytes], rest: Sequence[bytes]) -> list[str]:
     """Algorithm names for asyncssh: ``first`` in front, then the rest in their order."""
     return [alg.decode("ascii") for alg in [*first, *(a for a in rest if a not in first)]]
@@ -216,6 +233,7 @@ def _key_error(path: str, exc: Exception, where: str) -> AuthenticationFailed:
 async def open_sftp(settings: SftpSettings, secret: str | None
                     ) -> tuple[asyncssh.SSHClientConnection, asyncssh.SFTPClient]:
     """Connect, authenticate, verify the host key and start SFTP; errors are engine errors."""
+    logging.getLogger("asyncio").addFilter(_WRITES_AFTER_LOSS)  # added once, however often
     known = KnownHosts(settings.known_hosts_files())
     client = _Client(known)
     preferred = known.lookup(settings.host, settings.port).preferred_algorithms()
