@@ -7,6 +7,7 @@ Local tests use the real local backend and file sink; S3 tests run against moto 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import mmap
 import os
@@ -27,7 +28,7 @@ from orbit_gui.engine.transfer import (
 )
 from orbit_gui.engine.transfer import sink as sink_module
 from tests.contract.streams import pattern_bytes
-from tests.engine.test_window import leftovers, make_source
+from tests.engine.test_window import Events, Hold, Md5Tagged, leftovers, make_source
 from tests.engine.test_window_s3 import connect
 from tests.servers.fixtures import unique_name
 from tests.servers.info import S3Server
@@ -94,6 +95,62 @@ async def test_digest_of_any_span_is_exact(tmp_path: Path, monkeypatch: pytest.M
         await sink.update_digest(hashlib.md5(usedforsecurity=False), len(data) - 10, 20)
     await sink.abort(discard=True)
     assert leftovers(tmp_path) == []
+
+
+def spy_read_backs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The lengths the file sink hashes by reading the partial file back."""
+    read_back: list[int] = []
+    real = sink_module._hash_mapped
+
+    def spy(fd: int, hasher: sink_module.Hasher, offset: int, length: int) -> tuple[int, bool]:
+        read_back.append(length)
+        return real(fd, hasher, offset, length)
+
+    monkeypatch.setattr(sink_module, "_hash_mapped", spy)
+    return read_back
+
+
+@pytest.mark.parametrize("window, slot", [(4, MiB), (1, 64 * 1024)],
+                         ids=["one range", "ranges in order"])
+async def test_bytes_arriving_in_order_are_hashed_from_memory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, window: int, slot: int) -> None:
+    """A file of one range (every small file), or ranges that arrive in order, are hashed
+    as they are written: the MD5 is checked and nothing is read back."""
+    source, data = make_source(tmp_path, MiB)
+    destination = tmp_path / "copy.bin"
+    read_back = spy_read_backs(monkeypatch)
+    backend = Md5Tagged(LocalBackend(chunk_size=100_000), hashlib.md5(data).hexdigest())
+    result = await download_to_file(backend, source, str(destination),
+                                    options=WindowOptions(window=window, slot_size=slot))
+    assert result.verified_md5 and destination.read_bytes() == data
+    assert read_back == []
+
+    wrong = Md5Tagged(LocalBackend(), "0" * 32)
+    with pytest.raises(IntegrityError, match="MD5"):
+        await download_to_file(wrong, source, str(tmp_path / "damaged.bin"),
+                               options=WindowOptions(window=window, slot_size=slot))
+    assert not (tmp_path / "damaged.bin").exists() and leftovers(tmp_path) == []
+
+
+async def test_ranges_out_of_order_are_hashed_from_the_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While the first range is held, the later ones cannot be hashed from memory: the
+    digest follower reads them back once the gap is filled, and the MD5 still matches."""
+    slot = 64 * 1024
+    source, data = make_source(tmp_path, 4 * slot)
+    destination = tmp_path / "copy.bin"
+    read_back = spy_read_backs(monkeypatch)
+    backend = Md5Tagged(LocalBackend(), hashlib.md5(data).hexdigest())
+    hold = backend.before_read = Hold(0)
+    events = Events()
+    task = asyncio.create_task(download_to_file(
+        backend, source, str(destination), options=WindowOptions(window=4, slot_size=slot),
+        on_event=events))
+    await events.wait_for(lambda: events.done_indices() == {1, 2, 3})
+    hold.released.set()
+    result = await task
+    assert result.verified_md5 and destination.read_bytes() == data
+    assert sum(read_back) == 3 * slot  # range 0 from memory, the rest from the file
 
 
 @pytest.fixture(params=["moto", "rclone"])

@@ -176,9 +176,10 @@ class _ThrottledSink:
         await self._sink.write_at(offset, data)
 
     async def write_chunks_at(self, offset: int,
-                              chunks: Sequence[bytes | bytearray | memoryview]) -> None:
+                              chunks: Sequence[bytes | bytearray | memoryview],
+                              hasher: Hasher | None = None) -> None:
         await self._limiter.consume(sum(len(chunk) for chunk in chunks))
-        await self._sink.write_chunks_at(offset, chunks)
+        await self._sink.write_chunks_at(offset, chunks, hasher)
 
     async def update_digest(self, hasher: Hasher, offset: int, length: int) -> None:
         await self._sink.update_digest(hasher, offset, length)

@@ -155,10 +155,14 @@ class LocalFileSink:
         await self._in_thread(_pwrite_all, self._handle(), data, offset, self._writeback)
 
     async def write_chunks_at(self, offset: int,
-                              chunks: Sequence[bytes | bytearray | memoryview]) -> None:
+                              chunks: Sequence[bytes | bytearray | memoryview],
+                              hasher: Hasher | None = None) -> None:
         """Store ``chunks`` back to back from ``offset``: one ``pwritev`` in one worker
-        thread for all of them, so pieces are never copied into a larger buffer first."""
-        await self._in_thread(_pwritev_all, self._handle(), chunks, offset, self._writeback)
+        thread for all of them, so pieces are never copied into a larger buffer first.
+        ``hasher``: fed the chunks too, in the same thread, once they are written (the
+        bytes are hashed while still in memory, not read back)."""
+        await self._in_thread(_pwritev_all, self._handle(), chunks, offset, self._writeback,
+                              hasher)
 
     async def update_digest(self, hasher: Hasher, offset: int, length: int) -> None:
         fd = self._handle()
@@ -233,9 +237,13 @@ def _open_temp(destination: str, partial_path: str | None,
         else:
             return partial_path, fd, os.fstat(fd).st_size
     folder = os.path.dirname(destination)
-    os.makedirs(folder, exist_ok=True)
     temp = os.path.join(folder, f"{TEMP_PREFIX}{secrets.token_hex(8)}")
-    fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+    try:
+        fd = os.open(temp, flags, 0o666)
+    except FileNotFoundError:  # the folder is missing: make it (most files find it there)
+        os.makedirs(folder, exist_ok=True)
+        fd = os.open(temp, flags, 0o666)
     return temp, fd, None
 
 
@@ -282,7 +290,7 @@ def _pwrite_all(fd: int, data: bytes | bytearray | memoryview, offset: int,
 
 
 def _pwritev_all(fd: int, chunks: Sequence[bytes | bytearray | memoryview], offset: int,
-                 writeback: _Writeback | None = None) -> None:
+                 writeback: _Writeback | None = None, hasher: Hasher | None = None) -> None:
     views = [memoryview(chunk).cast("B") for chunk in chunks if len(chunk)]
     start = offset
     first = 0
@@ -299,6 +307,9 @@ def _pwritev_all(fd: int, chunks: Sequence[bytes | bytearray | memoryview], offs
             break
     if writeback is not None and offset > start:
         writeback(fd, start, offset - start)  # a failure only means no head start
+    if hasher is not None:
+        for chunk in chunks:
+            hasher.update(chunk)
 
 
 def _hash_mapped(fd: int, hasher: Hasher, offset: int, length: int) -> tuple[int, bool]:

@@ -267,6 +267,11 @@ class WindowDownload:
         self._worthless = False
         self._started = False
         self._write_chunks = getattr(sink, "write_chunks_at", None)
+        self._digest: _Digest | None = None
+        self._hashed = 0
+        """Bytes from the start fed into ``_digest`` so far."""
+        self._hashing = asyncio.Lock()
+        """Held while ``_digest`` is fed, from memory or from the file: one feeder at a time."""
 
     def checkpoint(self) -> WindowState | None:
         """A copy of the progress so far (None before the source was stat'ed)."""
@@ -287,7 +292,7 @@ class WindowDownload:
             self._total_done = state.bytes_done()
             expected_md5 = plain_md5(entry) if self.options.verify_md5 else None
             hashing = expected_md5 is not None and isinstance(self.sink, DigestSink)
-            digest = hashlib.md5(usedforsecurity=False) if hashing else None
+            digest = self._digest = hashlib.md5(usedforsecurity=False) if hashing else None
             await self._transfer(state, entry, digest)
             if digest is not None:
                 if digest.hexdigest() != expected_md5:
@@ -360,12 +365,23 @@ class WindowDownload:
 
     async def _store(self, at: int, batch: list[bytes]) -> None:
         """Write the pieces of ``batch`` back to back from ``at``, in one call if the sink
-        takes a list (no copy into a bigger buffer), else joined."""
+        takes a list (no copy into a bigger buffer), else joined.
+
+        A batch that starts where the digest has got to is hashed from memory as it is
+        written (a file of one range is never read back); the digest follower hashes
+        from the file whatever arrived out of order.
+        """
         write_chunks = self._write_chunks
-        if write_chunks is not None:
-            await write_chunks(at, batch)
-        else:
+        if write_chunks is None:
             await self.sink.write_at(at, batch[0] if len(batch) == 1 else b"".join(batch))
+            return
+        if self._digest is not None and at == self._hashed:
+            async with self._hashing:
+                if at == self._hashed:
+                    await write_chunks(at, batch, self._digest)
+                    self._hashed = at + sum(len(chunk) for chunk in batch)
+                    return
+        await write_chunks(at, batch)
 
     async def _fetch_range(self, slot: int, index: int, state: WindowState,
                            etag: str | None) -> None:
@@ -462,17 +478,18 @@ class WindowDownload:
                                      self._total_done, self._state.size, error))
 
     async def _follow_digest(self, state: WindowState, digest: _Digest) -> None:
-        """Hash the file in order, following the completely written prefix."""
+        """Hash the file in order, following the completely written prefix (what
+        :meth:`_store` has not hashed from memory already)."""
         sink = self.sink
         assert isinstance(sink, DigestSink)
-        hashed = 0
-        while hashed < state.size:
+        while self._hashed < state.size:
             await self._advanced.wait()
             self._advanced.clear()
-            mark = state.contiguous_bytes()
-            if mark > hashed:
-                await sink.update_digest(digest, hashed, mark - hashed)
-                hashed = mark
+            async with self._hashing:
+                mark = state.contiguous_bytes()
+                if mark > self._hashed:
+                    await sink.update_digest(digest, self._hashed, mark - self._hashed)
+                    self._hashed = mark
 
 
 async def download_to_file(backend: Backend, path: str, destination: str, *,
