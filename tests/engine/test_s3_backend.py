@@ -33,8 +33,10 @@ from orbit_gui.engine import (
     WriteOptions,
 )
 from orbit_gui.engine.backends.s3 import MultipartSession, S3Backend
+from orbit_gui.engine.backends.s3.multipart import multipart_etag
 from tests.contract.streams import PatternReader, digest_of, pattern_bytes
-from tests.engine.s3_helpers import open_s3, s3_scratch
+from tests.engine.s3_helpers import open_s3, s3_scratch, upstream
+from tests.fault_proxy import FaultProxy
 from tests.servers.fixtures import unique_name
 from tests.servers.info import S3Server
 
@@ -116,8 +118,33 @@ async def test_64_mib_upload_is_multipart_with_the_expected_part_count(
         assert entry.size == 64 * MiB
         if server.name == "moto":  # rclone's multipart ETags lack the -N suffix
             assert entry.etag is not None and entry.etag.endswith("-8")
+            parts = [session.parts[n] for n in sorted(session.parts)]
+            assert entry.etag.strip('"') == multipart_etag(parts)
         size, digest = await digest_of(backend.read(path))
         assert (size, digest) == (64 * MiB, reader.sha256.hexdigest())
+
+
+async def test_an_assembly_whose_answer_was_lost_is_recognised(
+        server: S3Server, scratch: tuple[S3Backend, str]) -> None:
+    """The answer to CompleteMultipartUpload is cut after the store assembled the
+    object, so botocore's retry finds the upload gone. The object these parts made is
+    recognised (its size, and the multipart ETag where the store gives one) instead of
+    failing with "the upload no longer exists"."""
+    backend, root = scratch
+    path = f"{root}/lost-answer.bin"
+    reader = PatternReader(11 * MiB)
+    # POSTs: CreateMultipartUpload passes, the first CompleteMultipartUpload is cut.
+    async with FaultProxy(*upstream(server), every=2, limit=1, kinds=("cut",), cut_after=0,
+                          match=lambda head: head.method == "POST") as proxy:
+        through = await open_s3(server, proxy.url)
+        try:
+            assert await through.write(path, reader, 11 * MiB) == 11 * MiB
+        finally:
+            await through.aclose()
+    assert proxy.faults == {"cut": 1}
+    completes = [h for h in proxy.requests if h.method == "POST" and "uploadId=" in h.target]
+    assert len(completes) == 2, "the cut assembly was sent again"
+    assert await digest_of(backend.read(path)) == (11 * MiB, reader.sha256.hexdigest())
 
 
 async def test_declared_100_gib_gets_parts_that_fit_10000(moto: tuple[S3Backend, str]) -> None:

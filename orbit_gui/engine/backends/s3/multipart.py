@@ -17,6 +17,7 @@ The transfer engine (and :func:`~.upload.write_object`) use it alike:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ __all__ = [
     "PendingUpload",
     "UploadedPart",
     "list_pending_uploads",
+    "multipart_etag",
     "resume_session",
     "start_session",
     "stored_parts",
@@ -164,8 +166,23 @@ class MultipartSession:
             raise IntegrityError(f"{self.path}: the parts add up to {total} bytes where "
                                  f"{size} were sent", path=self.path)
         await self._check_stored(chosen)
-        manifest = [{"PartNumber": p.number, "ETag": quote_etag(p.etag)}
-                    for p in sorted(chosen, key=lambda p: p.number)]
+        ordered = sorted(chosen, key=lambda p: p.number)
+        try:
+            etag = await self._assemble(ordered)
+        except NotFound:
+            # The parts were listed a moment ago, so the upload went during the assembly:
+            # botocore sends a request again when its answer is cut off, and if the first
+            # one assembled the parts, the second finds the upload gone.
+            found = await self._assembled_meanwhile(ordered, total)
+            if found is None:
+                raise
+            log.info("%s: the answer to its assembly was lost; the object is there", self.path)
+            etag = found
+        self.completed_etag = etag
+        return etag
+
+    async def _assemble(self, ordered: list[UploadedPart]) -> str:
+        manifest = [{"PartNumber": p.number, "ETag": quote_etag(p.etag)} for p in ordered]
         params: dict[str, Any] = {"MultipartUpload": {"Parts": manifest}, **self._ids()}
         if self.if_none_match and self.conn.if_none_match:
             params["IfNoneMatch"] = "*"
@@ -179,8 +196,23 @@ class MultipartSession:
             del params["IfNoneMatch"]
             answer = await self.conn.call("complete_multipart_upload", path=self.path,
                                           precondition=AlreadyExists, **params)
-        self.completed_etag = unquote_etag(answer.get("ETag")) or ""
-        return self.completed_etag
+        return unquote_etag(answer.get("ETag")) or ""
+
+    async def _assembled_meanwhile(self, ordered: list[UploadedPart], total: int) -> str | None:
+        """The object's ETag if it is these parts assembled, else None: its size must
+        be theirs, and a multipart ETag (the MD5 of the parts' MD5s, "-N") must be the
+        one they make; a store that gives another kind of ETag is judged by size."""
+        try:
+            head = await self.conn.call("head_object", path=self.path,
+                                        Bucket=self.location.bucket, Key=self.location.key)
+        except NotFound:
+            return None
+        etag = unquote_etag(head.get("ETag")) or ""
+        if head.get("ContentLength") != total:
+            return None
+        if "-" in etag and etag != multipart_etag(ordered):
+            return None
+        return etag
 
     async def _check_stored(self, chosen: Iterable[UploadedPart]) -> None:
         """IntegrityError unless the store holds each part as it was sent.
@@ -209,6 +241,18 @@ class MultipartSession:
             await self.conn.call("abort_multipart_upload", path=self.path, **self._ids())
         except NotFound:
             pass
+
+
+def multipart_etag(parts: Iterable[UploadedPart]) -> str | None:
+    """The ETag S3 gives the object these parts (in order) make: the MD5 of their
+    MD5s and "-" their count; None if a part's ETag is not an MD5."""
+    digests = []
+    for part in parts:
+        try:
+            digests.append(bytes.fromhex(part.etag))
+        except ValueError:
+            return None
+    return f"{hashlib.md5(b''.join(digests), usedforsecurity=False).hexdigest()}-{len(digests)}"
 
 
 async def start_session(conn: S3Connection, location: S3Location, args: Mapping[str, Any], *,
