@@ -8,6 +8,7 @@ storage classes, UploadPartCopy) run on moto.
 from __future__ import annotations
 
 import asyncio
+import collections
 import hashlib
 import socket
 import urllib.request
@@ -720,3 +721,33 @@ async def test_resume_leaves_out_stale_parts_past_the_new_end(
     assert await backend.upload(path, BytesReader(data[5 * MiB:]), 3 * MiB,
                                 session=session) == 8 * MiB
     assert await get(backend, path) == data
+
+
+async def test_requests_in_one_bucket_share_one_endpoint_resolution(
+        moto_s3: S3Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """botocore caches endpoints by every ruleset parameter, the object key too;
+    the rules never read the key, so ten objects must not mean ten evaluations."""
+    from botocore.endpoint_provider import RuleSet
+
+    evaluations: list[dict[str, Any]] = []
+    evaluate = RuleSet.evaluate
+
+    def counted(self: RuleSet, parameters: dict[str, Any]) -> Any:
+        evaluations.append(dict(parameters))
+        return evaluate(self, parameters)
+
+    async with s3_scratch(moto_s3) as (backend, root):
+        for n in range(10):
+            await backend.write(f"{root}/f{n}", PatternReader(100), 100)
+        monkeypatch.setattr(RuleSet, "evaluate", counted)
+        other = f"/{unique_name('other')}"
+        await backend.mkdir(other)
+        for n in range(10):
+            assert await digest_of(backend.read(f"{root}/f{n}")) == (
+                100, hashlib.sha256(pattern_bytes(100)).hexdigest())
+            await backend.write(f"{other}/g{n}", PatternReader(10), 10)
+        by_bucket = collections.Counter(e.get("Bucket") for e in evaluations)
+        assert by_bucket[root.split("/")[1]] == 0  # resolved for the writes: keys differ
+        assert 1 <= by_bucket[other[1:]] <= 2  # CreateBucket, then every object
+        assert all("Key" not in e for e in evaluations)
+        await backend.delete(other, recursive=True)

@@ -29,7 +29,7 @@ def _key() -> ec.EllipticCurvePrivateKey:
 
 def _certificate(subject: str, key: ec.EllipticCurvePrivateKey, issuer: str,
                  issuer_key: ec.EllipticCurvePrivateKey, *, ca: bool) -> x509.Certificate:
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     builder = (x509.CertificateBuilder()
                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
                .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))

@@ -41,6 +41,7 @@ from orbit_gui.engine.backends.s3 import (
     S3Settings,
     plan_part_size,
 )
+from orbit_gui.engine.backends.s3.endpoints import unread_parameters
 from orbit_gui.engine.backends.s3.errors import RangeNotSatisfiable, translate
 from orbit_gui.engine.backends.s3.keys import is_canonical_key, split, unquote_etag
 from orbit_gui.engine.backends.s3.parts import BODY_CHUNK, BufferPool, PartBody, fill
@@ -330,3 +331,22 @@ async def test_an_unknown_aws_profile_is_an_authentication_failure() -> None:
     with pytest.raises(AuthenticationFailed) as raised:
         await S3Backend.from_profile(profile)
     assert "orbit-no-such-profile" in str(raised.value)
+
+
+def test_ruleset_parameters_no_rule_reads_are_found() -> None:
+    ruleset = {
+        "parameters": {"Bucket": {}, "Region": {}, "Key": {}, "Endpoint": {}},
+        "rules": [{"conditions": [{"fn": "isSet", "argv": [{"ref": "Endpoint"}]}],
+                   "type": "tree",
+                   "rules": [{"conditions": [], "type": "endpoint",
+                              "endpoint": {"url": "{Endpoint}",
+                                           "properties": {"r": {"ref": "Region"}}}}]},
+                  {"conditions": [{"fn": "aws.parseArn", "argv": [{"ref": "Bucket"}],
+                                   "assign": "arn"}], "type": "error", "error": "no"}],
+    }
+    assert unread_parameters(ruleset) == {"Key"}
+    assert unread_parameters({"parameters": {"Key": {}}, "rules": [
+        {"conditions": [{"fn": "isSet", "argv": [{"ref": "Key"}]}]}]}) == frozenset()
+    assert unread_parameters({"parameters": {"Key": {}, "Bucket": {}}, "rules": [
+        {"type": "endpoint", "endpoint": {"url": "https://{Bucket}.example/{Key#x}"}}]}
+        ) == frozenset()

@@ -4,8 +4,8 @@ Modules, one concern each: ``settings`` (profile options), ``connection`` (the
 client and the one request helper), ``errors`` (failure translation), ``keys``
 (paths and entries), ``listing``, ``reading``, ``parts`` (part sizes, buffers,
 zero-copy bodies), ``multipart`` (the part-level API), ``upload`` (write),
-``copying`` (server-side copies), ``backend``; ``http_stack`` imports aiohttp
-first (see there why).
+``copying`` (server-side copies), ``endpoints`` (endpoint resolution cached by
+bucket), ``backend``; ``http_stack`` imports aiohttp first (see there why).
 """
 
 from . import http_stack  # noqa: F401  # first: it imports aiohttp (see there why)

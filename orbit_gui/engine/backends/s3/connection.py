@@ -19,6 +19,7 @@ from botocore import UNSIGNED
 
 from ...backend import BackendStats
 from ...errors import AuthenticationFailed, OrbitError, PermissionDenied
+from .endpoints import resolve_once_per_bucket
 from .errors import error_code, translate
 from .responses import tune_session
 from .settings import S3Settings
@@ -115,6 +116,7 @@ class S3Connection:
                 verify = settings.ca_bundle
             client = await stack.enter_async_context(session.create_client(
                 "s3", endpoint_url=settings.endpoint_url, config=config, verify=verify))
+            resolve_once_per_bucket(client, session.get_component("data_loader"))
         except BaseException as exc:
             await stack.aclose()
             if isinstance(exc, Exception):
