@@ -6,8 +6,10 @@ unknown host key raises :class:`SftpHostKeyUnknown` (a HostKeyUnknown carrying
 the fingerprint and the key); after the user accepted it,
 :func:`accept_host_key` records it and the next connection goes through
 (:func:`trust_host_key` does that, or trusts it for this session only, for a profile).
+``ssh_stack`` imports asyncssh first (see there why).
 """
 
+from . import ssh_stack  # noqa: F401  # first: it imports asyncssh (see there why)
 from .backend import MAX_BLOCK, SftpBackend
 from .connect import (
     DEFAULT_REQUESTS,
