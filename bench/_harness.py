@@ -10,6 +10,7 @@ import json
 import os
 import platform
 import re
+import select
 import shutil
 import statistics
 import subprocess
@@ -33,6 +34,7 @@ __all__ = [
     "alternate",
     "disk_room",
     "ensure_awscli",
+    "first_output",
     "format_size",
     "make_file",
     "parse_size",
@@ -110,6 +112,31 @@ def run_watched(argv: Sequence[str], *, env: Mapping[str, str] | None = None,
     (time to the first byte, line count, the tail for a child's JSON summary)."""
     watch = Watch()
     return _run(argv, env, timeout, watch), watch
+
+
+def first_output(argv: Sequence[str], *, env: Mapping[str, str] | None = None,
+                 timeout: float = 120.0) -> float:
+    """Seconds from spawning ``argv`` to the first byte on its standard output; the
+    child is stopped then (a listing's first entry without the minutes of the rest)."""
+    start = time.perf_counter()
+    process = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                               stdin=subprocess.DEVNULL, env=dict(env) if env else None)
+    assert process.stdout is not None
+    try:
+        ready = select.select([process.stdout], [], [], timeout)[0]
+        first = time.perf_counter() - start
+        if not ready or not process.stdout.read1(1):  # type: ignore[attr-defined]
+            raise RuntimeError(f"{' '.join(argv[:4])} printed nothing "
+                               f"(exit status {process.poll()})")
+        return first
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        process.stdout.close()
 
 
 GNU_TIME = Path("/usr/bin/time")
