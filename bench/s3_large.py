@@ -18,7 +18,7 @@ from bench._servers import BUCKET, Session
 from bench.bench_s3 import Client, aws_client, md5_of, rclone_client, s3_admin
 from tests.servers.info import S3Server
 
-__all__ = ["peers", "run", "transfer_contenders"]
+__all__ = ["ONCE_IF_SLOWER", "peers", "run", "transfer_contenders"]
 
 
 def peers(session: Session) -> list[Client]:
@@ -73,6 +73,10 @@ def transfer_contenders(session: Session, server: S3Server, source: Path, direct
     return [contender(client) for client in [None, *peers(session)]]
 
 
+ONCE_IF_SLOWER = 4.0
+"""A client this many times slower than the fastest in the first round is not repeated."""
+
+
 def seed(server: S3Server, source: Path, key: str) -> None:
     admin = s3_admin(server)
     admin.upload_file(str(source), BUCKET, key)
@@ -91,10 +95,12 @@ def run(session: Session, options: Options) -> CaseResult:
                 contenders = transfer_contenders(session, server, source, direction,
                                                  "large-seed.bin")
                 runs = alternate(contenders, options.rounds, label=f"s3 {kind} {direction}",
-                                 amount=size / 2**20, unit="MiB", once_if_slower=4.0)
+                                 amount=size / 2**20, unit="MiB",
+                                 once_if_slower=ONCE_IF_SLOWER)
                 rows, summaries, ref = compare(f"{kind} {direction}", runs, size)
-                result.notes += [f"{kind} {direction}: {name} ran once (over 4x slower than "
-                                 "the fastest client in the first round)"
+                result.notes += [f"{kind} {direction}: {name} ran once (over "
+                                 f"{ONCE_IF_SLOWER:g}x slower than the fastest client in "
+                                 "the first round)"
                                  for name, done in runs.items() if len(done) < options.rounds]
                 result.rows += rows
                 ours, peer = summaries["orbit"], summaries[ref]

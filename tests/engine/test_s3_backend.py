@@ -751,3 +751,24 @@ async def test_requests_in_one_bucket_share_one_endpoint_resolution(
         assert 1 <= by_bucket[other[1:]] <= 2  # CreateBucket, then every object
         assert all("Key" not in e for e in evaluations)
         await backend.delete(other, recursive=True)
+
+
+async def test_the_endpoint_ruleset_is_scanned_once_per_process(
+        moto_s3: S3Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each connection has its own botocore loader; the ~9 ms scan of the ruleset for
+    unread parameters must not be paid by every one of them."""
+    from orbit_gui.engine.backends.s3 import endpoints
+
+    scans: list[frozenset[str]] = []
+    scan = endpoints.unread_parameters
+
+    def counted(ruleset: Any) -> frozenset[str]:
+        scans.append(scan(ruleset))
+        return scans[-1]
+
+    monkeypatch.setattr(endpoints, "_unread_by_file", {})
+    monkeypatch.setattr(endpoints, "unread_parameters", counted)
+    for _ in range(3):
+        backend = await open_s3(moto_s3)
+        await backend.aclose()
+    assert scans == [frozenset({"Key", "Prefix", "CopySource"})]

@@ -2,8 +2,8 @@
 
 At import, asyncssh looks for liboqs (post-quantum key exchange) with
 ``ctypes.util.find_library``. On Linux, where it is not installed, that runs
-ldconfig, then gcc (with collect2 and ld), then ld, for each of two names: ~40 ms
-and a dozen child processes before every SFTP connection. While asyncssh is
+ldconfig, then gcc (with collect2 and ld), then ld, for each of two names: ~30 ms
+and some two dozen programs started before every SFTP connection. While asyncssh is
 imported, the dynamic linker's cache (what ldconfig lists, and what loading a
 library by its soname searches) is asked first; only a name it does not know, with
 ``LD_LIBRARY_PATH`` set, still gets the full search.
