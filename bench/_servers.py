@@ -150,17 +150,19 @@ class Session:
         return name
 
     def sftp(self) -> SshServer:
-        """The private sshd; orbit profile ``sftp`` (key login, the server's known_hosts)."""
+        """The private sshd; orbit profiles ``sftp`` (key login, the server's known_hosts)
+        and ``sftp-nofsync``, the same without the flush before publishing."""
         from tests.servers.sshd import start_sshd
 
         fresh = "sshd" not in self._servers
         info: SshServer = self.start("sshd", lambda root: start_sshd(root, self.work))
         if fresh:
-            self._add_profile("sftp", [
-                "--kind", "sftp", "--host", info.host, "--port", str(info.port), "--user",
-                info.user, "--key-file", str(info.client_key),
-                "--option", f"known_hosts={info.known_hosts}",
-                "--option", "system_known_hosts=false"], None)
+            login = ["--kind", "sftp", "--host", info.host, "--port", str(info.port),
+                     "--user", info.user, "--key-file", str(info.client_key),
+                     "--option", f"known_hosts={info.known_hosts}",
+                     "--option", "system_known_hosts=false"]
+            self._add_profile("sftp", login, None)
+            self._add_profile("sftp-nofsync", [*login, "--option", "fsync=false"], None)
         return info
 
     def smb(self) -> SmbServer:

@@ -4,7 +4,8 @@
 SMB: smbprotocol (Open.read/write sent out of band, the largest request the
 server negotiated, several in flight) vs Samba's `smbclient` vs `orbit cp`.
 SFTP: asyncssh's SFTPClient.put/get (orbit's block size, requests, cipher and
-window) vs OpenSSH's `sftp` vs `orbit cp`. Alternating runs; MiB/s, client CPU
+window) vs OpenSSH's `sftp` vs `orbit cp`, none of them flushing the file to disk
+at the end (orbit's ``fsync=false``: the library has no such step). Alternating runs; MiB/s, client CPU
 seconds, peak RSS; each rate also as a ratio to the library alone.
 
     python -m bench.library_ceiling [--quick] [--large 1GiB] [--rounds 3]
@@ -61,7 +62,7 @@ def run(session: Session, options: Options) -> CaseResult:
                         "the protocol library alone vs the C client vs orbit cp",
                         [*TRANSFER_HEADERS, "x library rate"])
     with session.test_file("ceiling.bin", size) as source:
-        for remote in remotes(session):
+        for remote in remotes(session, durable=False):
             library = library_client(session, remote)
             seed = place_seed(remote, source, "ceiling-seed.bin")
             for direction in ("up", "down"):

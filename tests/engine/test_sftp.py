@@ -49,12 +49,15 @@ from orbit_gui.engine.backends.sftp import (
     SftpHostKeyUnknown,
     accept_host_key,
     app_known_hosts_path,
+    flushing,
     map_error,
 )
 from tests.conftest import LogGuard
 from tests.contract.streams import PatternReader, digest_of, pattern_bytes
 from tests.servers._process import free_port
+from tests.servers.fixtures import serve_in
 from tests.servers.info import SshServer
+from tests.servers.sshd import start_sshd
 
 MiB = 1024 * 1024
 
@@ -714,6 +717,113 @@ async def test_write_overwrite_off_refuses_before_sending(sftp: SftpBackend, fol
     with pytest.raises(AlreadyExists):
         await sftp.open_part_upload(path, options=WriteOptions(overwrite=False))
     assert os.listdir(folder) == ["keep.txt"]
+
+
+# -- flushing early -------------------------------------------------------------------------
+
+
+class Fsyncs:
+    """Every fsync the client sends, passed on to the server: on which SFTP session
+    (the backend's own or another) and how much of the file the server held then.
+    ``hold_early`` keeps the first early one from reaching the server until released."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, backend: SftpBackend,
+                 temp_path: Callable[[], str], *, hold_early: bool = False) -> None:
+        self.calls: list[tuple[str, int | None]] = []
+        self.early = asyncio.Event()
+        self.release = asyncio.Event()
+        if not hold_early:
+            self.release.set()
+        real = asyncssh.SFTPClientFile.fsync
+
+        async def spied(file: asyncssh.SFTPClientFile) -> None:
+            # The session a file belongs to is its handler (asyncssh has no public name).
+            own = file._handler is backend.sftp._handler  # type: ignore[attr-defined]
+            self.calls.append(("own" if own else "other", local_size(temp_path())))
+            if not own:
+                self.early.set()
+                await self.release.wait()
+            await real(file)
+
+        monkeypatch.setattr(asyncssh.SFTPClientFile, "fsync", spied)
+
+
+@pytest.fixture
+def flush_every_mib(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(flushing, "FLUSH_EVERY", MiB)
+
+
+@pytest.mark.usefixtures("flush_every_mib")
+async def test_a_large_upload_is_flushed_on_a_second_session_while_it_arrives(
+    sftp: SftpBackend, folder: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server writes the file to disk along with the network (the fsync before
+    publishing then has little left), without holding up the upload's own session."""
+    data = pattern_bytes(6 * MiB)
+    path = f"{folder}/flushed.bin"
+    await sftp.mkdir(folder)
+    upload = await sftp.open_part_upload(path, len(data))
+    fsyncs = Fsyncs(monkeypatch, sftp, lambda: upload.temp_path)
+    await upload.write_part(0, data[: 2 * MiB])
+    await asyncio.wait_for(fsyncs.early.wait(), 10)
+    assert fsyncs.calls == [("other", 2 * MiB)], "flushed while the rest was still to come"
+    await upload.write_part(2 * MiB, data[2 * MiB :])
+    await upload.commit()
+    assert fsyncs.calls[-1] == ("own", len(data)), "the last flush is the upload's own"
+    assert all(session == "other" for session, _ in fsyncs.calls[:-1])
+    assert await read_all(sftp, path) == data
+    assert os.listdir(folder) == ["flushed.bin"]
+
+
+@pytest.mark.usefixtures("flush_every_mib")
+async def test_an_upload_aborted_during_an_early_flush_leaves_nothing(
+    sftp: SftpBackend, folder: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await sftp.mkdir(folder)
+    upload = await sftp.open_part_upload(f"{folder}/aborted.bin", 8 * MiB)
+    fsyncs = Fsyncs(monkeypatch, sftp, lambda: upload.temp_path, hold_early=True)
+    await upload.write_part(0, pattern_bytes(2 * MiB))
+    await asyncio.wait_for(fsyncs.early.wait(), 10)
+    await asyncio.wait_for(upload.abort(), 10)
+    assert os.listdir(folder) == []
+    assert await sftp.stat(folder) is not None, "the connection still works"
+
+
+@pytest.mark.usefixtures("flush_every_mib")
+async def test_no_flush_at_all_when_the_profile_turns_fsync_off(
+    sshd_server: SshServer, folder: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with await connect(key_profile(sshd_server, fsync=False)) as backend:
+        await backend.mkdir(folder)
+        upload = await backend.open_part_upload(f"{folder}/fast.bin", 4 * MiB)
+        fsyncs = Fsyncs(monkeypatch, backend, lambda: upload.temp_path)
+        await upload.write_part(0, pattern_bytes(4 * MiB))
+        await upload.commit()
+    assert fsyncs.calls == []
+    assert local_size(f"{folder}/fast.bin") == 4 * MiB
+
+
+@pytest.fixture(scope="module")
+def single_session_sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]:
+    """An sshd that allows one SFTP session per connection (``MaxSessions 1``)."""
+    yield from serve_in(tmp_path_factory.mktemp("sshd-1"), tmp_path_factory, "sshd",
+                        lambda root, base: start_sshd(root, base, max_sessions=1))
+
+
+@pytest.mark.usefixtures("flush_every_mib")
+async def test_a_server_that_refuses_a_second_session_gets_one_flush_at_the_end(
+    single_session_sshd: SshServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = f"{single_session_sshd.root}/one-session-{os.urandom(4).hex()}"
+    data = pattern_bytes(4 * MiB + 5)
+    async with await connect(key_profile(single_session_sshd)) as backend:
+        await backend.mkdir(folder)
+        upload = await backend.open_part_upload(f"{folder}/one.bin", len(data))
+        fsyncs = Fsyncs(monkeypatch, backend, lambda: upload.temp_path)
+        await upload.write_stream(BytesReader(data), size_hint=len(data))
+        await upload.commit()
+        assert await read_all(backend, f"{folder}/one.bin") == data
+    assert fsyncs.calls == [("own", len(data))]
 
 
 # -- server-side copy ----------------------------------------------------------------------

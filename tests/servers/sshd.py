@@ -59,9 +59,8 @@ def _quote(path: Path) -> str:
     return '"' + str(path) + '"'
 
 
-def _config(
-    port: int, etc: Path, authorized_keys: Path, user: UnixUser, version: tuple[int, int]
-) -> str:
+def _config(port: int, etc: Path, authorized_keys: Path, user: UnixUser,
+            version: tuple[int, int], max_sessions: int) -> str:
     password_auth = "yes" if user.password is not None else "no"
     lines = [
         f"Port {port}",
@@ -83,7 +82,7 @@ def _config(
         "LogLevel VERBOSE",
         # Tests open many connections at once; the defaults (10:30:100, 10) drop some.
         "MaxStartups 100",
-        "MaxSessions 100",
+        f"MaxSessions {max_sessions}",
     ]
     if version >= (9, 8):
         # Else failed-login tests get 127.0.0.1 refused for a while.
@@ -133,11 +132,13 @@ async def _check_logins(info: SshServer) -> None:
             await sftp.listdir(str(info.root))
 
 
-def start_sshd(root: Path, base: Path | None = None) -> tuple[SshServer, ServerProcess]:
+def start_sshd(root: Path, base: Path | None = None, *,
+               max_sessions: int = 100) -> tuple[SshServer, ServerProcess]:
     """Start sshd with its files in ``root``.
 
     ``base`` is the highest folder whose permissions may be opened (to the
     test user only) so that it can reach its scratch folder; default ``root``.
+    ``max_sessions``: SFTP sessions (channels) allowed on one connection.
     """
     sshd = sshd_binary()
     user = server_user()
@@ -170,7 +171,7 @@ def start_sshd(root: Path, base: Path | None = None) -> tuple[SshServer, ServerP
     details: dict[int, SshServer] = {}
 
     def build(port: int) -> Launch:
-        config.write_text(_config(port, etc, authorized_keys, user, version))
+        config.write_text(_config(port, etc, authorized_keys, user, version, max_sessions))
         known_hosts.write_text(f"[{HOST}]:{port} {host_public[0]} {host_public[1]}\n")
         details[port] = SshServer(
             host=HOST,

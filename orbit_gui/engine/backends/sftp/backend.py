@@ -84,6 +84,7 @@ class SftpBackend(Backend):
         self.features = dataclasses.replace(
             type(self).features, server_copy=sftp.supports_remote_copy
         )
+        self._flush_sftp: asyncio.Task[asyncssh.SFTPClient | None] | None = None
 
     # -- connecting ---------------------------------------------------------------------------
 
@@ -108,7 +109,26 @@ class SftpBackend(Backend):
         user = self.conn.get_extra_info("username") or self.settings.user
         return f"{user}@{self.where}" if user else self.where
 
+    async def flush_client(self) -> asyncssh.SFTPClient | None:
+        """A second SFTP session on this connection for early flushes (see
+        :mod:`.flushing`), started at first use; None if the server refuses one."""
+        if self._flush_sftp is None:
+            self._flush_sftp = asyncio.ensure_future(self._start_flush_client())
+        return await asyncio.shield(self._flush_sftp)
+
+    async def _start_flush_client(self) -> asyncssh.SFTPClient | None:
+        try:
+            return await self.conn.start_sftp_client(path_errors="surrogateescape")
+        except (asyncssh.Error, OSError):
+            return None
+
     async def aclose(self) -> None:
+        if self._flush_sftp is not None:
+            self._flush_sftp.cancel()
+            if self._flush_sftp.done() and not self._flush_sftp.cancelled():
+                client = self._flush_sftp.result()
+                if client is not None:
+                    client.exit()
         self.sftp.exit()
         self.conn.close()
         with suppress(Exception):

@@ -22,6 +22,7 @@ import asyncssh
 from ...backend import AsyncReader, read_into
 from ...errors import IntegrityError, OrbitError
 from ..local import TEMP_PREFIX
+from .flushing import EarlyFlush
 from .mapping import is_connection_error, mapped
 
 if TYPE_CHECKING:
@@ -57,6 +58,8 @@ class SftpPartUpload:
         self.mtime = mtime
         self._file: asyncssh.SFTPClientFile | None = file
         self._finished = False
+        self._early_flush = (EarlyFlush(backend.flush_client, self.temp_path)
+                             if backend.settings.fsync else None)
 
     @property
     def closed(self) -> bool:
@@ -78,10 +81,13 @@ class SftpPartUpload:
         block = self.backend.write_block
         where = self.backend.where
         slots = self.backend.write_slots
+        early_flush = self._early_flush
 
         async def one(at: int, chunk: memoryview) -> int:
             async with slots:
                 await file.write(cast(bytes, chunk), at)  # any bytes-like object will do
+            if early_flush is not None:
+                early_flush.wrote(len(chunk))
             return len(chunk)
 
         if len(view) <= block:
@@ -187,6 +193,8 @@ class SftpPartUpload:
         backend = self.backend
         where = backend.where
         with mapped(where, self.path):
+            if self._early_flush is not None:
+                await self._early_flush.close()
             if backend.settings.fsync:
                 with suppress(asyncssh.SFTPOpUnsupported):
                     await file.fsync()
@@ -214,6 +222,8 @@ class SftpPartUpload:
         self._finished = True
         file, self._file = self._file, None
         try:
+            if self._early_flush is not None:
+                await self._early_flush.close(wait=False)
             if file is not None:
                 with suppress(asyncssh.SFTPError):
                     await file.close()
