@@ -5,8 +5,9 @@ SMB: smbprotocol (Open.read/write sent out of band, the largest request the
 server negotiated, several in flight) vs Samba's `smbclient` vs `orbit cp`.
 SFTP: asyncssh's SFTPClient.put/get (orbit's block size, requests, cipher and
 window) vs OpenSSH's `sftp` vs `orbit cp`, none of them flushing the file to disk
-at the end (orbit's ``fsync=false``: the library has no such step). Alternating runs; MiB/s, client CPU
-seconds, peak RSS; each rate also as a ratio to the library alone.
+at the end (orbit's ``fsync=false``: the library has no such step). Alternating
+runs; MiB/s, client CPU seconds, peak RSS; each rate also as a ratio to the
+library alone.
 
     python -m bench.library_ceiling [--quick] [--large 1GiB] [--rounds 3]
 """

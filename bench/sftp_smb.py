@@ -60,8 +60,8 @@ def _sftp(session: Session, durable: bool) -> Remote:
 
     def argv(verb: str, local: Path, name: str) -> list[str]:
         remote = f"{info.root}/{name}"
-        batch.write_text(f"put {local} {remote}\n" if verb == "put" else
-                         f"get {remote} {local}\n")
+        batch.write_text(f'put "{local}" "{remote}"\n' if verb == "put" else
+                         f'get "{remote}" "{local}"\n')
         return ["sftp", *(["-f"] if durable else []), "-q", "-b", str(batch), "-P",
                 str(info.port), "-i", str(info.client_key), "-o",
                 f"UserKnownHostsFile={info.known_hosts}", "-o", "StrictHostKeyChecking=yes",
