@@ -82,7 +82,8 @@ class SftpSettings:
     (a path or list of paths; [] for none; default ~/.ssh/config),
     ``agent_path``, ``connect_timeout``, ``keepalive_interval``,
     ``keepalive_count_max``, ``block_size``, ``requests`` (in flight),
-    ``fsync`` (flush uploads on the server before publishing them).
+    ``fsync`` (flush uploads on the server before publishing them; default on, and
+    large ones flush early as they arrive, see :mod:`.flushing`).
     """
 
     host: str
