@@ -123,12 +123,13 @@ class SftpBackend(Backend):
             return None
 
     async def aclose(self) -> None:
-        if self._flush_sftp is not None:
-            self._flush_sftp.cancel()
-            if self._flush_sftp.done() and not self._flush_sftp.cancelled():
-                client = self._flush_sftp.result()
-                if client is not None:
-                    client.exit()
+        flush = self._flush_sftp
+        if flush is not None and not flush.done():
+            flush.cancel()
+        elif flush is not None and not flush.cancelled():
+            client = flush.result()
+            if client is not None:
+                client.exit()
         self.sftp.exit()
         self.conn.close()
         with suppress(Exception):

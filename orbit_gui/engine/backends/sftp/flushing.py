@@ -6,7 +6,7 @@ server still holds in memory: ~0.25 s at the end of every 512 MiB measured here,
 a quarter of the upload. OpenSSH's sftp-server answers one request at a time, so
 a flush on the upload's own channel would hold up its writes. :class:`EarlyFlush`
 asks on a second channel (its own sftp-server, sharing the SSH connection): an
-fsync of the same file there, whenever another ``every`` bytes have been written,
+fsync of the same file there, whenever another FLUSH_EVERY bytes have been written,
 so the disk writes along with the network and the final fsync finds little left.
 """
 
@@ -33,11 +33,10 @@ class EarlyFlush:
     or refuses a second channel; the upload then just flushes at the end).
     """
 
-    def __init__(self, open_client: OpenFlushClient, path: str, *,
-                 every: int | None = None) -> None:
+    def __init__(self, open_client: OpenFlushClient, path: str) -> None:
         self._open_client = open_client
         self._path = path
-        self._every = FLUSH_EVERY if every is None else every
+        self._every = FLUSH_EVERY
         self._unflushed = 0
         self._file: asyncssh.SFTPClientFile | None = None
         self._task: asyncio.Task[None] | None = None
